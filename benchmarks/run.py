@@ -1,0 +1,172 @@
+"""Benchmarks: the DSQL dialect side by side with stock SQLAlchemy PostgreSQL.
+
+Run ``hatch run bench:all`` (or ``python benchmarks/run.py``).  An embedded
+PostgreSQL 16 is started (or ``AURORA_DSQL_TEST_URL`` is used), and every
+workload runs in this process on that server with stock
+``postgresql+psycopg``, a second stock engine (the noise floor), and
+``auroradsql+psycopg`` in local mode ``translate`` and ``strict``, alternating,
+for ``--rounds`` rounds.  The table shows median times and the ratio
+``arm / stock`` per workload; ``noise`` is the stock-vs-stock ratio of the
+same run.  Absolute times on a shared machine are noise, ratios are not.
+
+Options::
+
+    --rounds N        timed rounds per workload (default 15)
+    --quick           3 rounds and small data: a smoke run of a few seconds
+    --only a,b        workloads or groups: orm, core, core_select, core_insert,
+                      reflection, ddl, auth, bulk, counter
+    --driver NAME     psycopg (default) or psycopg2
+    --no-noise        skip the stock-vs-stock arm
+    --json PATH       also write the medians and ratios as JSON
+    --profile ARM     profile one workload's arm with cProfile (with --only)
+
+Exit status 1 when a workload's result check fails; a missed ratio goal is
+reported (``MISS``) but is not an error: ratios depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import URL, make_url  # noqa: E402
+
+from harness import Context, Result, Workload, format_table, measure  # noqa: E402
+from workloads import external  # noqa: E402
+from workloads import core, ddl, orm, reflection  # noqa: E402
+
+INTERNAL: dict[str, list[type[Workload]]] = {
+    "orm": orm.WORKLOADS,
+    "core": core.WORKLOADS,
+    "reflection": reflection.WORKLOADS,
+    "ddl": ddl.WORKLOADS,
+}
+
+
+@contextmanager
+def server() -> Iterator[URL]:
+    url = os.environ.get("AURORA_DSQL_TEST_URL")
+    if url:
+        yield make_url(url)
+        return
+    from aurora_dsql_sqlalchemy.testing.embedded import EmbeddedPostgres
+
+    with EmbeddedPostgres() as pg:
+        yield make_url(pg.url)
+
+
+def select_workloads(only: str | None) -> list[type[Workload]]:
+    groups: dict[str, list[type[Workload]]] = dict(INTERNAL)
+    groups.update(external.GROUPS)
+    names = [name.strip() for name in only.split(",")] if only else list(groups)
+    chosen: list[type[Workload]] = []
+    for name in names:
+        if name in groups:
+            found = groups[name]
+        else:
+            found = [w for ws in groups.values() for w in ws if w.name == name]
+            if not found:
+                raise SystemExit(f"unknown workload {name!r}; choose from {', '.join(groups)}")
+        chosen.extend(w for w in found if w not in chosen)
+    return chosen
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}), "
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"SQLAlchemy {sa.__version__}, {platform.system()} {platform.machine()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default=None)
+    parser.add_argument("--driver", default="psycopg", choices=("psycopg", "psycopg2"))
+    parser.add_argument("--no-noise", action="store_true")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--profile", default=None, metavar="ARM")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 15)
+    chosen = select_workloads(args.only)
+
+    def progress(message: str) -> None:
+        if args.verbose:
+            print(f"  {message}", file=sys.stderr, flush=True)
+
+    results: list[Result] = []
+    failures: list[str] = []
+    started = time.perf_counter()
+    with server() as url:
+        pg_url = url.set(drivername=f"postgresql+{args.driver}")
+        admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        ctx = Context(pg_url=pg_url, driver=args.driver, quick=args.quick, admin=admin)
+        try:
+            for workload_cls in chosen:
+                workload = workload_cls(ctx)
+                if args.profile:
+                    from profiling import profile_arm
+
+                    profile_arm(workload, args.profile, rounds)
+                    continue
+                print(f"{workload.name}: {workload.description}", file=sys.stderr, flush=True)
+                try:
+                    results.append(measure(workload, rounds, noise=not args.no_noise, progress=progress))
+                except AssertionError as failure:
+                    failures.append(f"{workload.name}: wrong result: {failure!r}")
+                    print(f"  FAILED: wrong result: {failure!r}", file=sys.stderr)
+        finally:
+            admin.dispose()
+    if args.profile:
+        return 0
+    print()
+    print(f"Medians of {rounds} rounds (after warm-up); ratio = arm / stock, noise = stock2 / stock")
+    print(format_table(results))
+    print()
+    for name, reason in external.MISSING.items():
+        if args.only is None or name in args.only.split(","):
+            print(f"{name}: not run ({reason})")
+    print(f"machine: {machine()}")
+    print(f"total {time.perf_counter() - started:.0f}s")
+    for failure in failures:
+        print(failure)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "rounds": rounds,
+                    "results": [
+                        {
+                            "workload": r.workload,
+                            "description": r.description,
+                            "medians_s": {label: r.median(label) for label in r.times},
+                            "ratios": {label: r.ratio(label) for label in r.times},
+                            "goals": {label: g.max_ratio for label, g in r.goals.items()},
+                        }
+                        for r in results
+                    ],
+                },
+                indent=2,
+            )
+        )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The benchmark workloads; each module defines one or more ``Workload`` classes."""

@@ -1,0 +1,423 @@
+"""SQL, DDL and type compilers for Aurora DSQL.
+
+Each compiler extends its PostgreSQL counterpart and changes only what DSQL
+needs.  Whatever DSQL would refuse is refused here, at compile time, with a
+:class:`~aurora_dsql_sqlalchemy.errors.DSQLUnsupportedError` naming the rule
+and the way out; nothing reaches the server.  The compilers never modify the
+user's ``MetaData``, tables or columns.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import schema as sa_schema
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.postgresql import base as pg_base
+from sqlalchemy.sql import coercions, operators, roles
+from sqlalchemy.sql import elements as sql_elements
+
+from . import rules
+from .errors import DSQLUnsupportedError
+
+__all__ = [
+    "AuroraDSQLCompiler",
+    "AuroraDSQLDDLCompiler",
+    "AuroraDSQLTypeCompiler",
+    "DSQLSchemaWarning",
+    "dialect_option",
+]
+
+
+class DSQLSchemaWarning(sa_exc.SAWarning):
+    """A schema construct DSQL accepts only in a changed form (e.g. DESC index
+    keys emitted without their direction, NUMERIC stored as numeric(18,6))."""
+
+
+def dialect_option(obj: Any, name: str) -> Any:
+    """An ``auroradsql_<name>`` option, else its ``postgresql_<name>`` alias.
+
+    Code written for PostgreSQL keeps working: ``postgresql_include``,
+    ``postgresql_where`` and ``postgresql_nulls_not_distinct`` are honoured;
+    the ``auroradsql_*`` spelling wins when both are given.
+    """
+    ours = obj.dialect_options["auroradsql"].get(name)
+    if ours is not None:
+        return ours
+    return obj.dialect_options["postgresql"].get(name)
+
+
+_SORT_DIRECTIONS = (operators.asc_op, operators.desc_op)
+_NULLS_ORDER = (operators.nulls_first_op, operators.nulls_last_op)
+
+
+def _without_sort_direction(expr: Any) -> tuple[Any, bool]:
+    """Return the index key with any ASC/DESC removed (NULLS FIRST/LAST kept),
+    and whether a direction was removed."""
+    if isinstance(expr, sql_elements.UnaryExpression):
+        if expr.modifier in _SORT_DIRECTIONS:
+            return expr.element, True
+        if expr.modifier in _NULLS_ORDER:
+            inner, removed = _without_sort_direction(expr.element)
+            if removed:
+                return sql_elements.UnaryExpression(
+                    inner, modifier=expr.modifier, wraps_column_expression=False
+                ), True
+    return expr, False
+
+
+class AuroraDSQLCompiler(pg_base.PGCompiler):
+    """Statement compiler: PostgreSQL's, with DSQL's row-lock rules."""
+
+    def for_update_clause(self, select: Any, **kw: Any) -> str:
+        arg = select._for_update_arg
+        # DSQL takes FOR UPDATE and FOR KEY SHARE; in SQLAlchemy's terms
+        # read=True alone is FOR SHARE and key_share=True alone FOR NO KEY UPDATE.
+        if arg.read != arg.key_share:
+            clause = "FOR SHARE" if arg.read else "FOR NO KEY UPDATE"
+            raise DSQLUnsupportedError(f"SELECT ... {clause}", "locking-clause")
+        return super().for_update_clause(select, **kw)
+
+
+class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
+    """DDL compiler: DSQL's CREATE INDEX ASYNC grammar, identity columns with an
+    explicit CACHE, enums as checked VARCHARs, the foreign-key policy, and
+    compile-time refusals for what DSQL lacks."""
+
+    # -- tables ------------------------------------------------------------------
+
+    def visit_create_table(self, create: Any, **kw: Any) -> str:
+        table = create.element
+        prefixes = {p.upper() for p in table._prefixes}
+        if prefixes & {"TEMPORARY", "TEMP", "GLOBAL TEMPORARY", "LOCAL TEMPORARY"}:
+            raise DSQLUnsupportedError(f"Table {table.name!r} (TEMPORARY)", "temporary-table")
+        if "UNLOGGED" in prefixes:
+            raise DSQLUnsupportedError(f"Table {table.name!r} (UNLOGGED)", "tablespace")
+        pg_opts = table.dialect_options["postgresql"]
+        if pg_opts.get("partition_by"):
+            raise DSQLUnsupportedError(f"Table {table.name!r} (postgresql_partition_by)", "partitioning")
+        if pg_opts.get("inherits"):
+            raise DSQLUnsupportedError(f"Table {table.name!r} (postgresql_inherits)", "inheritance")
+        for option in ("tablespace", "using", "with_oids", "on_commit"):
+            if pg_opts.get(option):
+                raise DSQLUnsupportedError(f"Table {table.name!r} (postgresql_{option})", "tablespace")
+        if len(table.columns) > rules.LIMITS.columns_per_table:
+            raise DSQLUnsupportedError(
+                f"Table {table.name!r} ({len(table.columns)} columns)", "columns-per-table"
+            )
+        try:
+            return super().visit_create_table(create, **kw)
+        except sa_exc.CompileError as error:
+            # SQLAlchemy re-wraps a column's error in a plain CompileError; keep ours
+            # (its message already names the table and column).
+            if isinstance(error.__cause__, DSQLUnsupportedError):
+                raise error.__cause__ from None
+            raise
+
+    def create_table_constraints(self, table: Any, _include_foreign_key_constraints: Any = None, **kw: Any) -> str:
+        text = super().create_table_constraints(
+            table, _include_foreign_key_constraints=_include_foreign_key_constraints, **kw
+        )
+        enum_checks = [self._enum_check(column) for column in table.columns]
+        enum_checks = [c for c in enum_checks if c]
+        if enum_checks:
+            text = ", \n\t".join(filter(None, [text, *enum_checks]))
+        return text
+
+    def _enum_check(self, column: Any) -> str | None:
+        """CHECK (col IN (...)) for an Enum column whose type made no constraint
+        itself (SQLAlchemy's default, create_constraint=False), so DSQL still
+        validates the values although it has no enum types."""
+        enum = column.type.dialect_impl(self.dialect)
+        if isinstance(enum, sqltypes.TypeDecorator):
+            enum = enum.impl
+        if not isinstance(enum, sqltypes.Enum) or not enum.enums:
+            return None
+        if getattr(column.type, "create_constraint", False):
+            return None  # SQLAlchemy adds its own type-bound CHECK
+        values = ", ".join(
+            self.sql_compiler.render_literal_value(v, sqltypes.String()) for v in enum.enums
+        )
+        return f"CHECK ({self.preparer.format_column(column)} IN ({values}))"
+
+    def get_column_specification(self, column: Any, **kw: Any) -> str:
+        self._check_column_type(column)
+        if column.identity is not None:
+            _check_cache(f"Identity column {column.table.name}.{column.name}", column.identity.cache)
+        spec: str = super().get_column_specification(column, **kw)
+        name = self.preparer.format_column(column)
+        serial = spec[len(name) + 1 :] if spec.startswith(name + " ") else ""
+        if serial.split(" ", 1)[0] in ("SERIAL", "BIGSERIAL", "SMALLSERIAL"):
+            # PostgreSQL's autoincrement key; DSQL has no SERIAL.
+            if self._is_sole_integer_key(column):
+                cache = self.dialect.identity_cache
+                return f"{name} BIGINT GENERATED BY DEFAULT AS IDENTITY (CACHE {cache})"
+            type_ = self.dialect.type_compiler_instance.process(column.type, type_expression=column)
+            return f"{name} {type_} NOT NULL"
+        if column.identity is not None:
+            return self._identity_as_bigint(column, name, spec)
+        return spec
+
+    def _is_sole_integer_key(self, column: Any) -> bool:
+        table = column.table
+        return (
+            len(table.primary_key.columns) == 1
+            and not column.foreign_keys
+        )
+
+    def _identity_as_bigint(self, column: Any, name: str, spec: str) -> str:
+        """DSQL identity columns must be BIGINT: emit BIGINT for any integer type."""
+        impl = column.type.dialect_impl(self.dialect)
+        if isinstance(impl, sqltypes.BigInteger):
+            return spec
+        if not isinstance(impl, sqltypes.Integer):
+            raise DSQLUnsupportedError(
+                f"Identity column {column.table.name}.{column.name} ({column.type})", "identity-type"
+            )
+        type_ = self.dialect.type_compiler_instance.process(column.type, type_expression=column)
+        head = f"{name} {type_}"
+        assert spec.startswith(head), (spec, head)
+        return f"{name} BIGINT{spec[len(head):]}"
+
+    def _check_column_type(self, column: Any) -> None:
+        impl = column.type.dialect_impl(self.dialect)
+        if isinstance(impl, sqltypes.TypeDecorator):
+            impl = impl.impl_instance
+        subject = f"Column {column.table.name}.{column.name} ({column.type!r})"
+        type_name = _dsql_type_family(impl)
+        if type_name in rules.RUNTIME_ONLY_TYPES or type_name in rules.UNAVAILABLE_TYPES:
+            raise DSQLUnsupportedError(subject, "column-type")
+        if getattr(impl, "collation", None):
+            raise DSQLUnsupportedError(subject, "collate")
+        if (
+            isinstance(impl, sqltypes.Numeric)
+            and not isinstance(impl, sqltypes.Float)
+            and impl.precision is None
+        ):
+            p, s = rules.NUMERIC_DEFAULT_PRECISION
+            warnings.warn(
+                rules.rule("numeric-precision").explain(
+                    f"Column {column.table.name}.{column.name} is NUMERIC without precision; "
+                    f"DSQL stores numeric({p},{s})"
+                ),
+                DSQLSchemaWarning,
+                stacklevel=2,
+            )
+
+    def visit_foreign_key_constraint(self, constraint: Any, **kw: Any) -> str | None:  # type: ignore[override]
+        if not self.dialect.foreign_keys:
+            return None
+        return super().visit_foreign_key_constraint(constraint, **kw)
+
+    def visit_create_enum_type(self, create: Any, **kw: Any) -> str:
+        raise DSQLUnsupportedError(f"CREATE TYPE {create.element.name}", "create-type")
+
+    # -- constraints added to existing tables ---------------------------------------
+
+    def visit_add_constraint(self, create: Any, **kw: Any) -> str:
+        constraint = create.element
+        if isinstance(constraint, sa_schema.PrimaryKeyConstraint):
+            raise DSQLUnsupportedError(
+                f"ALTER TABLE {constraint.table.name} ADD PRIMARY KEY", "primary-key-change"
+            )
+        if isinstance(constraint, sa_schema.UniqueConstraint):
+            raise DSQLUnsupportedError(
+                f"ALTER TABLE {constraint.table.name} ADD UNIQUE", "add-constraint"
+            )
+        if isinstance(constraint, sa_schema.ForeignKeyConstraint) and not self.dialect.foreign_keys:
+            return ""
+        text: str = super().visit_add_constraint(create, **kw)
+        if isinstance(constraint, (sa_schema.ForeignKeyConstraint, sa_schema.CheckConstraint)):
+            if constraint.name is None:
+                raise DSQLUnsupportedError(
+                    f"ALTER TABLE {constraint.table.name} ADD {type(constraint).__name__} without a name",
+                    "add-constraint",
+                    "Give the constraint a name (or a MetaData naming_convention) so it "
+                    "can be validated.",
+                )
+            if not text.rstrip().endswith("NOT VALID"):
+                text += " NOT VALID"
+            # The second step of DSQL's recipe; the execution layer runs it
+            # (and waits for the job) right after this statement.
+            self.followup_statements = [
+                "ALTER TABLE ASYNC %s VALIDATE CONSTRAINT %s"
+                % (
+                    self.preparer.format_table(constraint.table),
+                    self.preparer.format_constraint(constraint),
+                )
+            ]
+        return text
+
+    # -- indexes -------------------------------------------------------------------
+
+    def visit_create_index(self, create: Any, **kw: Any) -> str:
+        """``CREATE [UNIQUE] INDEX ASYNC`` in DSQL's grammar::
+
+            CREATE [UNIQUE] INDEX ASYNC [IF NOT EXISTS] name ON table
+                (key [NULLS {FIRST|LAST}], ...) [INCLUDE (...)]
+                [NULLS [NOT] DISTINCT] [WHERE predicate]
+
+        DSQL has no access methods, sort directions, operator classes or
+        storage options, so those PostgreSQL options are refused (``btree``
+        is DSQL's own method and is simply omitted).
+        """
+        index = create.element
+        self._verify_index_table(index)
+        self._refuse_index_options(index)
+        keys = self._index_keys(index)
+
+        text = "CREATE UNIQUE INDEX ASYNC " if index.unique else "CREATE INDEX ASYNC "
+        if create.if_not_exists:
+            text += "IF NOT EXISTS "
+        text += "%s ON %s (%s)" % (
+            self._prepared_index_name(index, include_schema=False),
+            self.preparer.format_table(index.table),
+            ", ".join(keys),
+        )
+        text += self._define_include(index)
+        nulls_not_distinct = dialect_option(index, "nulls_not_distinct")
+        if nulls_not_distinct is True:
+            text += " NULLS NOT DISTINCT"
+        elif nulls_not_distinct is False:
+            text += " NULLS DISTINCT"
+        where = dialect_option(index, "where")
+        if where is not None:
+            where = coercions.expect(roles.DDLExpressionRole, where)
+            text += " WHERE " + self.sql_compiler.process(
+                where, include_table=False, literal_binds=True
+            )
+        return text
+
+    def _define_include(self, obj: Any) -> str:
+        include = dialect_option(obj, "include")
+        if not include:
+            return ""
+        columns = [obj.table.c[c] if isinstance(c, str) else c for c in include]
+        return " INCLUDE (%s)" % ", ".join(self.preparer.quote(c.name) for c in columns)
+
+    def _refuse_index_options(self, index: Any) -> None:
+        subject = f"Index {index.name!r}"
+        pg = index.dialect_options["postgresql"]
+        using = pg.get("using")
+        if using and str(using).lower() != "btree":
+            raise DSQLUnsupportedError(f"{subject} (postgresql_using={using!r})", "index-using")
+        if pg.get("ops"):
+            raise DSQLUnsupportedError(f"{subject} (postgresql_ops)", "index-opclass")
+        if pg.get("concurrently"):
+            raise DSQLUnsupportedError(f"{subject} (postgresql_concurrently)", "index-concurrently")
+        if pg.get("with") or pg.get("tablespace"):
+            raise DSQLUnsupportedError(f"{subject} (postgresql_with / postgresql_tablespace)", "index-storage")
+        if len(index.expressions) > rules.LIMITS.index_key_columns:
+            raise DSQLUnsupportedError(
+                f"{subject} ({len(index.expressions)} key columns)", "index-key-columns"
+            )
+
+    def _index_keys(self, index: Any) -> list[str]:
+        keys = []
+        for expr in index.expressions:
+            key, removed = _without_sort_direction(expr)
+            if removed:
+                message = rules.rule("index-sort-order").explain(
+                    f"Index {index.name!r} declares a key with ASC/DESC"
+                )
+                if self.dialect.strict_index_keys:
+                    raise DSQLUnsupportedError(f"Index {index.name!r} (ASC/DESC key)", "index-sort-order")
+                warnings.warn(message + " The key is emitted without it.", DSQLSchemaWarning, stacklevel=2)
+            if isinstance(key, sql_elements.ColumnElement) and key.type is not None:
+                family = _dsql_type_family(key.type)
+                if family in rules.NON_INDEXABLE_KEY_TYPES:
+                    raise DSQLUnsupportedError(
+                        f"Index {index.name!r} key of type {family}", "index-key-type"
+                    )
+            if isinstance(key, sql_elements.CollationClause) or (
+                isinstance(key, sql_elements.BinaryExpression) and key.operator is operators.collate
+            ):
+                raise DSQLUnsupportedError(f"Index {index.name!r} (COLLATE)", "index-collate")
+            rendered = self.sql_compiler.process(
+                key if isinstance(key, sql_elements.ColumnClause) else key.self_group(),
+                include_table=False,
+                literal_binds=True,
+            )
+            keys.append(rendered)
+        return keys
+
+    def visit_drop_index(self, drop: Any, **kw: Any) -> str:
+        if drop.element.dialect_options["postgresql"].get("concurrently"):
+            raise DSQLUnsupportedError(f"DROP INDEX {drop.element.name} CONCURRENTLY", "index-concurrently")
+        return super().visit_drop_index(drop, **kw)
+
+    # -- identity and sequences ----------------------------------------------------
+
+    def get_identity_options(self, identity_options: Any) -> str:
+        text: str = super().get_identity_options(identity_options)
+        cache = identity_options.cache
+        if cache is None:
+            return f"{text} CACHE {self.dialect.identity_cache}".strip()
+        if not rules.is_valid_sequence_cache(cache):
+            raise DSQLUnsupportedError(f"CACHE {cache}", "sequence-cache")
+        return text
+
+    def visit_create_sequence(self, create: Any, **kw: Any) -> str:
+        _check_cache(f"Sequence {create.element.name!r}", create.element.cache)
+        data_type = create.element.data_type
+        if data_type is not None and not isinstance(data_type, sqltypes.Integer):
+            raise DSQLUnsupportedError(
+                f"Sequence {create.element.name!r} AS {data_type}", "identity-type"
+            )
+        # DSQL sequences are BIGINT only; skip PostgreSQL's "AS <data_type>".
+        return super(pg_base.PGDDLCompiler, self).visit_create_sequence(
+            create, prefix=" AS BIGINT", **kw
+        )
+
+
+def _check_cache(subject: str, cache: int | None) -> None:
+    """Refuse a CACHE DSQL would refuse (it takes 1 or >= 65536), naming the object."""
+    if cache is not None and not rules.is_valid_sequence_cache(cache):
+        raise DSQLUnsupportedError(f"{subject} (CACHE {cache})", "sequence-cache")
+
+
+def _dsql_type_family(type_: Any) -> str:
+    """PostgreSQL's canonical name of a type's family, as rules.py spells it."""
+    from sqlalchemy.dialects import postgresql as pg
+
+    checks: list[tuple[type, str]] = [
+        (sqltypes.ARRAY, "array"),
+        (pg.INET, "inet"),
+        (pg.CIDR, "cidr"),
+        (pg.MACADDR, "macaddr"),
+        (pg.AbstractRange, "int4range"),
+        (pg.AbstractMultiRange, "int4multirange"),
+        (pg.HSTORE, "hstore"),
+        (pg.TSVECTOR, "tsvector"),
+        (pg.MONEY, "money"),
+        (pg.BIT, "bit"),
+        (pg.OID, "oid"),
+        (pg.REGCLASS, "regclass"),
+        (pg.JSONB, "jsonb"),
+        (sqltypes.JSON, "json"),
+        (sqltypes.LargeBinary, "bytea"),
+        (sqltypes.Interval, "interval"),
+    ]
+    for cls, name in checks:
+        if isinstance(type_, cls):
+            return name
+    if isinstance(type_, sqltypes.Time) and getattr(type_, "timezone", False):
+        return "time with time zone"
+    return type(type_).__name__.lower()
+
+
+class AuroraDSQLTypeCompiler(pg_base.PGTypeCompiler):
+    """Type compiler: enums become VARCHAR; ``with_variant(..., "postgresql")``
+    applies when no ``auroradsql`` variant is given."""
+
+    def process(self, type_: Any, **kw: Any) -> str:
+        variants = type_._variant_mapping
+        if variants and self.dialect.name not in variants and "postgresql" in variants:
+            type_ = variants["postgresql"]
+        return super().process(type_, **kw)
+
+    def visit_ENUM(self, type_: Any, identifier_preparer: Any = None, **kw: Any) -> str:
+        # No CREATE TYPE on DSQL: a native enum is stored as VARCHAR + CHECK.
+        return self.visit_VARCHAR(type_, **kw)

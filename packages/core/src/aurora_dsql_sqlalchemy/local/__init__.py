@@ -1,0 +1,1 @@
+"""Local mode: Aurora DSQL behaviour on a plain PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Test support: the embedded PostgreSQL and the pytest plugin."""

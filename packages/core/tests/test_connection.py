@@ -1,0 +1,308 @@
+"""Connect arguments, TLS defaults, pool defaults and disconnect detection.
+
+No database: these check what the dialect hands to the driver and to the pool
+(connecting is covered by integration/test_auth.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import psycopg2
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from aurora_dsql_sqlalchemy import rules
+from aurora_dsql_sqlalchemy.auth import IAMTokenProvider
+from aurora_dsql_sqlalchemy.engine import create_async_dsql_engine, create_dsql_engine, dsql_url
+
+HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
+DRIVERS = ("psycopg", "psycopg2")
+
+
+@pytest.fixture(autouse=True)
+def hermetic_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def connect_args(engine: sa.Engine) -> dict[str, Any]:
+    _, cparams = engine.dialect.create_connect_args(engine.url)
+    cparams.pop("context", None)  # psycopg's adapters map
+    return dict(cparams)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_url_alone_gives_tls_and_iam(driver: str) -> None:
+    engine = sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres")
+    assert connect_args(engine) == {
+        "host": HOST,
+        "dbname": "postgres",
+        "user": "admin",
+        "sslmode": "verify-full",
+        "sslrootcert": "system",
+    }
+    dialect: Any = engine.dialect
+    assert dialect.host_is_dsql and dialect.iam_auth
+    assert isinstance(dialect.token_provider, IAMTokenProvider)
+    assert dialect._token_region == "us-east-1"
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_own_query_options_never_reach_the_driver(driver: str) -> None:
+    engine = sa.create_engine(
+        f"auroradsql+{driver}://app@{HOST}/postgres"
+        "?region=eu-west-1&profile=reporting&token_duration=120&iam_auth=true&application_name=x"
+    )
+    args = connect_args(engine)
+    for key in ("region", "profile", "token_duration", "iam_auth"):
+        assert key not in args
+    assert args["application_name"] == "x"
+    provider = engine.dialect.token_provider  # type: ignore[attr-defined]
+    assert (provider.region, provider.profile, provider.token_duration) == (
+        "eu-west-1", "reporting", 120,
+    )
+
+
+def test_keywords_win_over_url_query() -> None:
+    engine = sa.create_engine(
+        f"auroradsql+psycopg://app@{HOST}/postgres?region=eu-west-1&token_duration=120",
+        region="ap-south-1",
+        token_duration=60,
+        profile="ops",
+    )
+    dialect: Any = engine.dialect
+    connect_args(engine)
+    assert dialect._token_region == "ap-south-1"
+    assert dialect.token_provider.token_duration == 60
+    assert dialect.token_provider.profile == "ops"
+
+
+def test_user_password_wins_and_stays_hidden(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    engine = sa.create_engine(f"auroradsql+psycopg://admin:s3cret-token@{HOST}/postgres")
+    args = connect_args(engine)
+    assert args["password"] == "s3cret-token"
+    assert engine.dialect.token_provider is None  # type: ignore[attr-defined]
+    assert "s3cret-token" not in str(engine.url)
+    assert "s3cret-token" not in repr(engine)
+    assert "s3cret-token" not in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["require", "verify-ca", "prefer"])
+def test_explicit_sslmode_is_kept(mode: str) -> None:
+    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres?sslmode={mode}")
+    args = connect_args(engine)
+    assert args["sslmode"] == mode
+    assert ("sslrootcert" in args) == (mode == "verify-ca")
+
+
+def test_explicit_root_certificate_is_kept() -> None:
+    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres?sslrootcert=/etc/ca.pem")
+    args = connect_args(engine)
+    assert (args["sslmode"], args["sslrootcert"]) == ("verify-full", "/etc/ca.pem")
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_sslmode_disable_is_refused(driver: str) -> None:
+    with pytest.raises(sa_exc.ArgumentError, match="TLS connections only"):
+        sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres?sslmode=disable")
+
+
+def test_sslmode_disable_in_connect_args_is_refused() -> None:
+    engine = sa.create_engine(
+        f"auroradsql+psycopg://admin@{HOST}/postgres", connect_args={"sslmode": "disable"}
+    )
+    with pytest.raises(sa_exc.ArgumentError, match="TLS connections only"):
+        engine.connect()
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_libpq_version_is_read_from_the_driver(driver: str) -> None:
+    engine = sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres")
+    expected = (
+        psycopg2.extensions.libpq_version() if driver == "psycopg2" else psycopg.pq.version()
+    )
+    assert engine.dialect._libpq_version() == expected  # type: ignore[attr-defined]
+
+
+def test_old_libpq_gets_told_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = sa.create_engine(f"auroradsql+psycopg2://admin@{HOST}/postgres")
+    monkeypatch.setattr(engine.dialect, "_libpq_version", lambda: 150004)
+    with pytest.raises(sa_exc.ArgumentError) as info:
+        engine.dialect.create_connect_args(engine.url)
+    message = str(info.value)
+    assert "libpq 15.4" in message
+    assert "sslrootcert=/path/to/AmazonRootCA1.pem" in message
+    assert "AmazonRootCA1.pem" in message and "sslmode=require" in message
+    # with a root certificate given, an old libpq is fine
+    url = engine.url.update_query_dict({"sslrootcert": "/etc/AmazonRootCA1.pem"})
+    _, cparams = engine.dialect.create_connect_args(url)
+    assert cparams["sslrootcert"] == "/etc/AmazonRootCA1.pem"
+
+
+@pytest.mark.parametrize("host", ["localhost", "db.example.com"])
+def test_other_hosts_are_plain_postgresql(host: str) -> None:
+    engine = sa.create_engine(f"auroradsql+psycopg://app@{host}/postgres")
+    args = connect_args(engine)
+    assert "sslmode" not in args and "password" not in args
+    dialect: Any = engine.dialect
+    assert not dialect.host_is_dsql and not dialect.iam_auth and dialect.token_provider is None
+
+
+def test_malformed_dsql_host_is_an_error() -> None:
+    with pytest.raises(sa_exc.ArgumentError, match="not an Aurora DSQL endpoint"):
+        sa.create_engine("auroradsql+psycopg://admin@abc.dsql.useast1.on.aws/postgres")
+
+
+def test_iam_auth_can_be_forced_for_another_host() -> None:
+    engine = sa.create_engine(
+        "auroradsql+psycopg://app@/postgres?host=/tmp/sock", iam_auth=True, region="us-east-1"
+    )
+    args = connect_args(engine)
+    dialect: Any = engine.dialect
+    assert dialect.iam_auth and dialect.token_provider is not None
+    assert "sslmode" not in args  # TLS defaults are for DSQL endpoints only
+
+
+def test_forced_iam_auth_needs_a_region() -> None:
+    with pytest.raises(sa_exc.ArgumentError, match="region="):
+        sa.create_engine("auroradsql+psycopg://app@proxy.internal/postgres", iam_auth=True)
+
+
+def test_iam_auth_can_be_turned_off() -> None:
+    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres?iam_auth=false")
+    connect_args(engine)
+    assert engine.dialect.token_provider is None  # type: ignore[attr-defined]
+
+
+def test_bad_token_duration() -> None:
+    with pytest.raises(sa_exc.ArgumentError, match="token_duration"):
+        sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres?token_duration=soon")
+    with pytest.raises(sa_exc.ArgumentError, match="604800"):
+        sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres", token_duration=10**7)
+
+
+# -- pool defaults ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_pool_defaults(driver: str) -> None:
+    engine = sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres")
+    assert engine.pool._recycle == rules.POOL_RECYCLE_SECONDS
+    assert engine.pool._recycle < rules.CONNECTION_LIFETIME_SECONDS
+    assert engine.pool._pre_ping is True
+
+
+def test_user_pool_settings_are_honoured() -> None:
+    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres", pool_recycle=600)
+    assert engine.pool._recycle == 600
+    assert engine.pool._pre_ping is True
+    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres", poolclass=NullPool)
+    assert engine.pool._pre_ping is True
+
+
+def test_recycle_longer_than_dsql_allows_warns() -> None:
+    with pytest.warns(sa_exc.SAWarning, match="60|3600"):
+        sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres", pool_recycle=7200)
+
+
+# -- disconnects ----------------------------------------------------------------------------
+
+
+def _dialect(driver: str) -> Any:
+    return sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres").dialect
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly"),
+        psycopg.OperationalError("the connection is lost"),
+        psycopg.OperationalError("sending query failed: SSL SYSCALL error: EOF detected"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.ConnectionFailure("connection failure"),
+        psycopg.OperationalError("connection is closed"),
+    ],
+)
+def test_psycopg_disconnects(error: Exception) -> None:
+    assert _dialect("psycopg").is_disconnect(error, None, None)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg2.OperationalError("server closed the connection unexpectedly"),
+        psycopg2.OperationalError("SSL SYSCALL error: EOF detected"),
+        psycopg2.InterfaceError("connection already closed"),
+        psycopg2.OperationalError("could not receive data from server: Connection reset by peer"),
+    ],
+)
+def test_psycopg2_disconnects(error: Exception) -> None:
+    assert _dialect("psycopg2").is_disconnect(error, None, None)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_not_disconnects(driver: str) -> None:
+    module: Any = psycopg if driver == "psycopg" else psycopg2
+    dialect = _dialect(driver)
+    auth = module.OperationalError(
+        'connection to server at "x" failed: FATAL:  unable to accept connection, access denied'
+    )
+    assert not dialect.is_disconnect(auth, None, None)
+    occ = module.OperationalError("change conflicts with another transaction (OC000)")
+    assert not dialect.is_disconnect(occ, None, None)
+    assert not dialect.is_disconnect(ValueError("connection is closed"), None, None)
+
+
+# -- create_dsql_engine -----------------------------------------------------------------------
+
+
+def test_create_dsql_engine_matches_the_url_form() -> None:
+    engine = create_dsql_engine(host=HOST, user="admin")
+    by_url = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres")
+    assert str(engine.url) == str(by_url.url)
+    assert connect_args(engine) == connect_args(by_url)
+    assert engine.pool._recycle == rules.POOL_RECYCLE_SECONDS
+
+
+def test_create_dsql_engine_options() -> None:
+    engine = create_dsql_engine(
+        "abc123", "app", region="eu-west-1", token_duration_secs=300, driver="psycopg2",
+        pool_size=3, echo=False,
+    )
+    assert engine.url.host == "abc123.dsql.eu-west-1.on.aws"
+    assert engine.url.drivername == "auroradsql+psycopg2"
+    assert engine.pool.size() == 3
+    provider = engine.dialect.token_provider  # type: ignore[attr-defined]
+    assert (provider.region, provider.token_duration) == ("eu-west-1", 300)
+
+
+def test_create_dsql_engine_errors() -> None:
+    with pytest.raises(sa_exc.ArgumentError, match="region="):
+        create_dsql_engine("abc123")
+    with pytest.raises(sa_exc.ArgumentError, match="driver"):
+        create_dsql_engine(HOST, driver="asyncpg")
+
+
+def test_create_async_dsql_engine() -> None:
+    engine = create_async_dsql_engine(HOST, "admin")
+    assert engine.url.drivername == "auroradsql+psycopg_async"
+    assert engine.sync_engine.pool._recycle == rules.POOL_RECYCLE_SECONDS
+    assert engine.sync_engine.dialect.token_provider is not None  # type: ignore[attr-defined]
+
+
+def test_dsql_url() -> None:
+    url = dsql_url(HOST, "app", port=5432)
+    assert url == make_url(f"auroradsql+psycopg://app@{HOST}:5432/postgres")

@@ -1,0 +1,41 @@
+"""psycopg2 for the Aurora DSQL dialect: ``auroradsql+psycopg2``.
+
+Everything DSQL-specific lives in :mod:`aurora_dsql_sqlalchemy`; this module
+only binds it to SQLAlchemy's psycopg2 dialect and psycopg2's error classes.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+
+__all__ = ["AuroraDSQLDialect_psycopg2"]
+
+
+@functools.lru_cache(maxsize=None)
+def _error_class(sqlstate: str) -> type:
+    """A subclass of psycopg2's class for ``sqlstate`` whose ``pgcode`` is set
+    (psycopg2 only fills ``pgcode`` for errors that came from a server)."""
+    from psycopg2 import errors
+
+    base = errors.lookup(sqlstate)
+    return type(base.__name__, (base,), {"pgcode": sqlstate, "__module__": __name__})
+
+
+class AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2):  # type: ignore[misc]
+    """``auroradsql+psycopg2``: Aurora DSQL over psycopg2."""
+
+    supports_statement_cache = True
+
+    def _server_error(self, sqlstate: str, message: str) -> Exception:
+        error = _error_class(sqlstate)(message)
+        error.pgerror = message  # type: ignore[misc]
+        return error
+
+    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
+        from psycopg2 import extensions
+
+        return dbapi_conn.get_transaction_status() != extensions.TRANSACTION_STATUS_IDLE

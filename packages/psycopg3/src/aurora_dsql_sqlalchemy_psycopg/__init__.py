@@ -1,0 +1,111 @@
+"""psycopg 3 for the Aurora DSQL dialect: ``auroradsql+psycopg`` and ``auroradsql+psycopg_async``.
+
+Everything DSQL-specific lives in :mod:`aurora_dsql_sqlalchemy`; this module
+only binds it to SQLAlchemy's psycopg dialects and psycopg's error classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg, PGDialectAsync_psycopg
+
+__all__ = ["AuroraDSQLDialect_psycopg", "AuroraDSQLDialect_psycopg_async"]
+
+
+def _psycopg_error(sqlstate: str, message: str) -> Exception:
+    from psycopg import errors
+
+    cls = errors.lookup(sqlstate)
+    return cls(message)  # psycopg's classes carry .sqlstate per class
+
+
+class AuroraDSQLDialect_psycopg(AuroraDSQLDialect, PGDialect_psycopg):  # type: ignore[misc]
+    """``auroradsql+psycopg``: Aurora DSQL over psycopg 3."""
+
+    supports_statement_cache = True
+
+    @classmethod
+    def get_async_dialect_cls(cls, url: Any) -> type:
+        return AuroraDSQLDialect_psycopg_async
+
+    def _server_error(self, sqlstate: str, message: str) -> Exception:
+        return _psycopg_error(sqlstate, message)
+
+    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return dbapi_conn.info.transaction_status != TransactionStatus.IDLE
+
+
+class AuroraDSQLDialect_psycopg_async(AuroraDSQLDialect, PGDialectAsync_psycopg):  # type: ignore[misc]
+    """``auroradsql+psycopg_async``: Aurora DSQL over psycopg 3's asyncio connection.
+
+    Use it with :func:`sqlalchemy.ext.asyncio.create_async_engine`; it behaves
+    like ``auroradsql+psycopg`` (DDL rules, local mode, isolation, no
+    savepoints).  Signing an IAM token (and refreshing AWS credentials, which
+    may call STS or the instance metadata service) runs in a worker thread,
+    so opening a connection never blocks the event loop.
+    """
+
+    supports_statement_cache = True
+
+    @classmethod
+    def get_async_dialect_cls(cls, url: Any) -> type:
+        return AuroraDSQLDialect_psycopg_async
+
+    def create_connect_args(self, url: Any) -> Any:
+        cargs, cparams = super().create_connect_args(url)
+        provider = getattr(self, "token_provider", None)
+        if provider is not None and not isinstance(provider, _ThreadedTokenProvider):
+            self.token_provider = _ThreadedTokenProvider(provider)
+        return cargs, cparams
+
+    def _server_error(self, sqlstate: str, message: str) -> Exception:
+        return _psycopg_error(sqlstate, message)
+
+    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        # SQLAlchemy's adapted connection, or psycopg's AsyncConnection itself
+        driver_conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)
+        return driver_conn.info.transaction_status != TransactionStatus.IDLE  # type: ignore[no-any-return]
+
+    def _rewind_job_row(self, cursor: Any, row: Any) -> None:
+        # SQLAlchemy's asyncio cursor has already buffered the result (a deque
+        # in ``_rows``, SQLAlchemy 2.0 and 2.1); psycopg's async scroll() would
+        # need awaiting and would not refill that buffer.
+        cursor._rows.appendleft(row)
+
+
+class _ThreadedTokenProvider:
+    """Wraps an :class:`~aurora_dsql_sqlalchemy.auth.IAMTokenProvider` for asyncio:
+    ``token()`` (a cached token, or signing one) and ``describe_identity()``
+    (reads credentials) run in a worker thread, awaited from the greenlet
+    SQLAlchemy connects in, so the event loop keeps running meanwhile."""
+
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.provider, name)
+
+    def token(self, host: str | None, user: str | None, region: str | None = None) -> str:
+        return _in_thread(self.provider.token, host, user, region)  # type: ignore[no-any-return]
+
+    def describe_identity(self, host: str | None, user: str | None) -> str:
+        return _in_thread(self.provider.describe_identity, host, user)  # type: ignore[no-any-return]
+
+
+def _in_thread(fn: Any, *args: Any) -> Any:
+    """Run ``fn`` in a worker thread and wait for it without blocking the event
+    loop (from SQLAlchemy's greenlet); called elsewhere, just run it."""
+    import asyncio
+
+    from sqlalchemy.util import concurrency
+
+    if not concurrency.in_greenlet():
+        return fn(*args)
+    await_ = getattr(concurrency, "await_", None) or concurrency.await_only
+    return await_(asyncio.to_thread(fn, *args))
