@@ -23,16 +23,26 @@ the timed region, so a fast wrong run cannot pass.
 from __future__ import annotations
 
 import gc
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-__all__ = ["Arm", "Goal", "Result", "Workload", "Context", "measure", "format_table"]
+__all__ = [
+    "Arm",
+    "Context",
+    "Goal",
+    "Result",
+    "Timed",
+    "Workload",
+    "format_table",
+    "measure",
+]
 
 STOCK = "stock"
 NOISE = "stock2"
@@ -47,6 +57,15 @@ class Goal:
 
     def describe(self) -> str:
         return self.text or f"<= {self.max_ratio:.2f}x"
+
+
+@dataclass(frozen=True)
+class Timed:
+    """What ``Workload.run`` returns when it times itself (to leave preparation
+    out of the measurement, e.g. opening a raw driver connection)."""
+
+    seconds: float
+    result: Any
 
 
 @dataclass
@@ -99,8 +118,13 @@ class Workload:
     name = "workload"
     description = ""
     arms: Sequence[str] = ("translate", "strict")
-    goals: dict[str, Goal] = {}
+    goals: ClassVar[dict[str, Goal]] = {}
+    second_baseline: str | None = None
+    """An arm that the dialect's arms are also compared with (in a note under
+    the table), e.g. stock SQLAlchemy with DSQL's transaction shape."""
     warmup = 1
+    max_rounds: int | None = None
+    """A cap on the rounds of a slow workload (None: the runner's ``--rounds``)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -139,12 +163,22 @@ class Result:
     times: dict[str, list[float]]
     goals: dict[str, Goal]
     rounds: int
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+    second_baseline: str | None = None
+    """Client (this process) CPU seconds per run: SQLAlchemy, dialect, driver."""
 
     def median(self, label: str) -> float:
         return statistics.median(self.times[label])
 
-    def ratio(self, label: str) -> float:
-        return self.median(label) / self.median(STOCK)
+    def ratio(self, label: str, base: str = STOCK) -> float:
+        return self.median(label) / self.median(base)
+
+    def cpu_ratio(self, label: str) -> float:
+        """Median client CPU of ``label`` over stock's (NaN if not measured)."""
+        samples, base = self.cpu.get(label), self.cpu.get(STOCK)
+        if not samples or not base:
+            return math.nan
+        return statistics.median(samples) / statistics.median(base)
 
     def noise(self) -> float | None:
         return self.ratio(NOISE) if NOISE in self.times else None
@@ -154,19 +188,25 @@ class Result:
         return None if goal is None else self.ratio(label) <= goal.max_ratio
 
 
-def _timed(workload: Workload, arm: Arm) -> tuple[float, Any]:
+def _timed(workload: Workload, arm: Arm) -> tuple[float, float]:
+    """Wall-clock and client CPU seconds of one run (CPU is NaN when the run
+    timed itself)."""
     workload.before(arm)
     gc.collect()
     gc.disable()
     try:
+        cpu_started = time.process_time()
         started = time.perf_counter()
         result = workload.run(arm)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     finally:
         gc.enable()
+    if isinstance(result, Timed):
+        elapsed, cpu, result = result.seconds, math.nan, result.result
     workload.check(arm, result)
     workload.after(arm)
-    return elapsed, result
+    return elapsed, cpu
 
 
 def measure(
@@ -177,33 +217,78 @@ def measure(
 ) -> Result:
     """Run ``workload`` for ``rounds`` timed rounds (after its warm-up rounds),
     rotating the order of the arms each round."""
+    if workload.max_rounds is not None:
+        rounds = min(rounds, workload.max_rounds)
     labels = [STOCK, *([NOISE] if noise else []), *workload.arms]
     workload.setup()
     arms = [workload.make_arm(label) for label in labels]
     times: dict[str, list[float]] = {label: [] for label in labels}
+    cpu: dict[str, list[float]] = {label: [] for label in labels}
     try:
         for round_no in range(workload.warmup + rounds):
             shift = round_no % len(arms)
             for arm in arms[shift:] + arms[:shift]:
-                elapsed, _ = _timed(workload, arm)
+                elapsed, cpu_seconds = _timed(workload, arm)
                 if round_no >= workload.warmup:
                     times[arm.label].append(elapsed)
+                    cpu[arm.label].append(cpu_seconds)
             if progress:
                 progress(f"{workload.name}: round {round_no + 1}/{workload.warmup + rounds}")
     finally:
         for arm in arms:
             workload.close_arm(arm)
         workload.teardown()
-    return Result(workload.name, workload.description, times, dict(workload.goals), rounds)
+    return Result(
+        workload.name,
+        workload.description,
+        times,
+        dict(workload.goals),
+        rounds,
+        cpu,
+        workload.second_baseline,
+    )
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.1f}"
 
 
+def format_notes(results: Sequence[Result]) -> str:
+    """Ratios against each workload's second baseline, if it has one."""
+    lines = []
+    for result in results:
+        base = result.second_baseline
+        if not base or base not in result.times:
+            continue
+        parts = [
+            f"{label} {result.ratio(label, base):.3f}x"
+            for label in result.times
+            if label not in (STOCK, NOISE, base)
+        ]
+        lines.append(f"{result.workload} vs {base}: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
 def format_table(results: Sequence[Result]) -> str:
-    """A plain-text table: one line per workload and arm."""
-    header = ("workload", "arm", "stock ms", "arm ms", "ratio", "noise", "goal", "")
+    """A plain-text table: one line per workload and arm.
+
+    ``ratio`` is the arm's median wall time over stock's, ``noise`` the same
+    for the second stock engine, ``cpu`` the ratio of this process's CPU time
+    (SQLAlchemy, dialect and driver; not the server), which a loaded machine
+    disturbs much less than wall time.
+    """
+    header = (
+        "workload",
+        "arm",
+        "rounds",
+        "stock ms",
+        "arm ms",
+        "ratio",
+        "noise",
+        "cpu",
+        "goal",
+        "",
+    )
     rows: list[tuple[str, ...]] = [header]
     for result in results:
         noise = result.noise()
@@ -214,14 +299,17 @@ def format_table(results: Sequence[Result]) -> str:
             goal = result.goals.get(label)
             passed = result.passed(label)
             verdict = "" if passed is None else ("ok" if passed else "MISS")
+            cpu = result.cpu_ratio(label)
             rows.append(
                 (
                     result.workload,
                     label,
+                    str(result.rounds),
                     _ms(result.median(STOCK)),
                     _ms(result.median(label)),
                     f"{result.ratio(label):.3f}x",
                     noise_text,
+                    "-" if math.isnan(cpu) else f"{cpu:.3f}x",
                     goal.describe() if goal else "-",
                     verdict,
                 )
@@ -229,7 +317,10 @@ def format_table(results: Sequence[Result]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for index, row in enumerate(rows):
-        cells = [cell.ljust(widths[i]) if i < 2 or i >= 6 else cell.rjust(widths[i]) for i, cell in enumerate(row)]
+        cells = [
+            cell.ljust(widths[i]) if i < 2 or i >= 8 else cell.rjust(widths[i])
+            for i, cell in enumerate(row)
+        ]
         lines.append("  ".join(cells).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))

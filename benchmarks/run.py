@@ -30,22 +30,17 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import URL, make_url  # noqa: E402
-
-from harness import Context, Result, Workload, format_table, measure  # noqa: E402
-from workloads import external  # noqa: E402
-from workloads import core, ddl, orm, reflection  # noqa: E402
+import sqlalchemy as sa
+from harness import Context, Result, Workload, format_notes, format_table, measure
+from sqlalchemy.engine import URL, make_url
+from workloads import core, ddl, external, orm, reflection
 
 INTERNAL: dict[str, list[type[Workload]]] = {
     "orm": orm.WORKLOADS,
@@ -92,7 +87,9 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default=None)
@@ -116,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         pg_url = url.set(drivername=f"postgresql+{args.driver}")
         admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
         ctx = Context(pg_url=pg_url, driver=args.driver, quick=args.quick, admin=admin)
+        progress(f"server ready after {time.perf_counter() - started:.1f}s")
         try:
             for workload_cls in chosen:
                 workload = workload_cls(ctx)
@@ -124,9 +122,17 @@ def main(argv: list[str] | None = None) -> int:
 
                     profile_arm(workload, args.profile, rounds)
                     continue
-                print(f"{workload.name}: {workload.description}", file=sys.stderr, flush=True)
+                print(
+                    f"{workload.name}: {workload.description}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                workload_started = time.perf_counter()
                 try:
-                    results.append(measure(workload, rounds, noise=not args.no_noise, progress=progress))
+                    results.append(
+                        measure(workload, rounds, noise=not args.no_noise, progress=progress)
+                    )
+                    progress(f"{workload.name}: {time.perf_counter() - workload_started:.1f}s")
                 except AssertionError as failure:
                     failures.append(f"{workload.name}: wrong result: {failure!r}")
                     print(f"  FAILED: wrong result: {failure!r}", file=sys.stderr)
@@ -135,8 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         return 0
     print()
-    print(f"Medians of {rounds} rounds (after warm-up); ratio = arm / stock, noise = stock2 / stock")
+    print(
+        "Medians over the rounds (after warm-up): ratio = arm / stock wall time, "
+        "noise = stock2 / stock, cpu = arm / stock client CPU time"
+    )
     print(format_table(results))
+    notes = format_notes(results)
+    if notes:
+        print(notes)
     print()
     for name, reason in external.MISSING.items():
         if args.only is None or name in args.only.split(","):
@@ -157,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
                             "description": r.description,
                             "medians_s": {label: r.median(label) for label in r.times},
                             "ratios": {label: r.ratio(label) for label in r.times},
+                            "second_baseline": r.second_baseline,
+                            "cpu_medians_s": {
+                                label: statistics.median(r.cpu[label])
+                                for label in r.cpu
+                                if r.cpu[label]
+                            },
                             "goals": {label: g.max_ratio for label, g in r.goals.items()},
                         }
                         for r in results

@@ -12,18 +12,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aurora_dsql_sqlalchemy import DSQLUnsupportedError, IndexJobFailed
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-pytest.importorskip("greenlet", reason="SQLAlchemy's asyncio support needs greenlet (sqlalchemy[asyncio])")
-
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine  # noqa: E402
-
-from aurora_dsql_sqlalchemy import DSQLUnsupportedError, IndexJobFailed  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("fresh_schema")
 
@@ -31,7 +28,9 @@ pytestmark = pytest.mark.usefixtures("fresh_schema")
 @pytest.fixture
 def async_url(dsql_url: URL, driver: str) -> URL:
     if driver != "psycopg":
-        pytest.skip("asyncio runs on psycopg 3 (auroradsql+psycopg_async); psycopg2 has no asyncio API")
+        pytest.skip(
+            "asyncio runs on psycopg 3 (auroradsql+psycopg_async); psycopg2 has no asyncio API"
+        )
     return dsql_url.set(drivername="auroradsql+psycopg_async")
 
 
@@ -74,14 +73,21 @@ def test_create_all_dml_and_drop_all(async_url: URL) -> None:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
         async with engine.connect() as conn:
-            names = await conn.run_sync(lambda c: {i["name"] for i in sa.inspect(c).get_indexes("async_pets")})
+            names = await conn.run_sync(
+                lambda c: {i["name"] for i in sa.inspect(c).get_indexes("async_pets")}
+            )
             assert "ix_async_pets_species" in names
             jobs = (await conn.execute(sa.text("SELECT status FROM sys.jobs"))).scalars().all()
             assert jobs and set(jobs) == {"completed"}
         async with engine.begin() as conn:
-            await conn.execute(pets.insert(), [{"name": "Rex", "species": "dog"}, {"name": "Tom", "species": "cat"}])
+            await conn.execute(
+                pets.insert(),
+                [{"name": "Rex", "species": "dog"}, {"name": "Tom", "species": "cat"}],
+            )
         async with engine.connect() as conn:
-            rows = (await conn.execute(sa.select(pets.c.name).order_by(pets.c.name))).scalars().all()
+            rows = (
+                (await conn.execute(sa.select(pets.c.name).order_by(pets.c.name))).scalars().all()
+            )
             assert rows == ["Rex", "Tom"]
             # identity key, not SERIAL
             ids = (await conn.execute(sa.select(pets.c.id))).scalars().all()
@@ -133,11 +139,20 @@ def test_index_job_returns_job_id_and_is_waited_for(async_url: URL) -> None:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
         async with engine.begin() as conn:
-            await conn.execute(pets.insert(), [{"name": "Rex", "species": "dog"}, {"name": "Max", "species": "dog"}])
+            await conn.execute(
+                pets.insert(),
+                [{"name": "Rex", "species": "dog"}, {"name": "Max", "species": "dog"}],
+            )
         async with engine.connect() as conn:
-            result = await conn.execute(sa.text("CREATE INDEX ASYNC ix_sp2 ON async_pets (species, name)"))
+            result = await conn.execute(
+                sa.text("CREATE INDEX ASYNC ix_sp2 ON async_pets (species, name)")
+            )
             job_id = result.scalar_one()
-            status = (await conn.execute(sa.text("SELECT status FROM sys.jobs WHERE job_id = :j"), {"j": job_id})).scalar()
+            status = (
+                await conn.execute(
+                    sa.text("SELECT status FROM sys.jobs WHERE job_id = :j"), {"j": job_id}
+                )
+            ).scalar()
             assert status == "completed"
             # a UNIQUE build over duplicates fails as a job, as on DSQL
             with pytest.raises(IndexJobFailed) as failed:
@@ -228,7 +243,9 @@ def test_orm_async_session(async_url: URL) -> None:
     run(async_url, body)
 
 
-def test_iam_token_is_signed_off_the_event_loop(async_url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_iam_token_is_signed_off_the_event_loop(
+    async_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """iam_auth=True signs a token for every new connection (the local server
     trusts any password); signing runs in a worker thread."""
     from aurora_dsql_sqlalchemy.auth import IAMTokenProvider
@@ -256,3 +273,14 @@ def test_iam_token_is_signed_off_the_event_loop(async_url: URL, monkeypatch: pyt
     signings = run(async_url.set(password=None), body, iam_auth=True, region="us-east-1")
     assert signings == 1  # two connections, one cached token
     assert signing_threads and loop_thread not in signing_threads
+
+
+def test_pet_clinic_async_example(async_url: URL, capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+
+    example = runpy.run_path(
+        str(Path(__file__).resolve().parents[1] / "examples" / "pet-clinic-app" / "app_async.py")
+    )
+    assert example["main"](["--url", async_url.render_as_string(hide_password=False)]) == 0
+    out = capsys.readouterr().out
+    assert "remaining pets: ['Leonardo']; visits: 2" in out and "dropped tables" in out

@@ -13,10 +13,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
-
 from harness import Arm, Goal, Workload
 
 metadata = sa.MetaData()
@@ -49,7 +48,7 @@ def _create(ctx: Any, *tables: sa.Table) -> None:
 
 class CoreSelect(Workload):
     name = "core_select"
-    goals = {"translate": Goal(1.05), "strict": Goal(1.05)}
+    goals: ClassVar[dict[str, Goal]] = {"translate": Goal(1.05), "strict": Goal(1.05)}
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -91,7 +90,7 @@ class CoreSelect(Workload):
 
 class CoreInsertManyValues(Workload):
     name = "core_insert"
-    goals = {"translate": Goal(1.05), "strict": Goal(1.05)}
+    goals: ClassVar[dict[str, Goal]] = {"translate": Goal(1.05), "strict": Goal(1.05)}
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

@@ -12,9 +12,10 @@ each and only the client side differs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from harness import Arm, Goal, Workload
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -23,8 +24,6 @@ from sqlalchemy.orm import (
     mapped_column,
     relationship,
 )
-
-from harness import Arm, Goal, Workload
 
 
 class Base(DeclarativeBase):
@@ -54,7 +53,7 @@ class Book(Base):
 
 class OrmUnitOfWork(Workload):
     name = "orm"
-    goals = {
+    goals: ClassVar[dict[str, Goal]] = {
         "translate": Goal(1.05),
         "strict": Goal(1.10),
     }
@@ -96,9 +95,13 @@ class OrmUnitOfWork(Workload):
             session.commit()
 
             # 2. query back: joined eager load, and a join with an aggregate
-            authors = session.scalars(
-                sa.select(Author).options(joinedload(Author.books)).order_by(Author.id)
-            ).unique().all()
+            authors = (
+                session.scalars(
+                    sa.select(Author).options(joinedload(Author.books)).order_by(Author.id)
+                )
+                .unique()
+                .all()
+            )
             loaded_books = sum(len(author.books) for author in authors)
             loaded_pages = sum(book.pages for author in authors for book in author.books)
             per_author = session.execute(
@@ -110,9 +113,9 @@ class OrmUnitOfWork(Workload):
             session.commit()
 
             # 3. update every book (the unit of work batches the UPDATEs)
-            authors = session.scalars(
-                sa.select(Author).options(joinedload(Author.books))
-            ).unique().all()
+            authors = (
+                session.scalars(sa.select(Author).options(joinedload(Author.books))).unique().all()
+            )
             for author in authors:
                 author.email = author.email.upper()
                 for book in author.books:
@@ -122,12 +125,14 @@ class OrmUnitOfWork(Workload):
             session.commit()
 
             # 4. delete every author; the cascade deletes the books
-            for author in session.scalars(sa.select(Author).options(joinedload(Author.books))).unique():
+            for author in session.scalars(
+                sa.select(Author).options(joinedload(Author.books))
+            ).unique():
                 session.delete(author)
             session.commit()
-            left = session.scalar(
-                sa.select(sa.func.count()).select_from(Book)
-            ) + session.scalar(sa.select(sa.func.count()).select_from(Author))
+            left = session.scalar(sa.select(sa.func.count()).select_from(Book)) + session.scalar(
+                sa.select(sa.func.count()).select_from(Author)
+            )
             session.commit()
         return {
             "expected_pages": expected_pages,

@@ -5,19 +5,19 @@ definitions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from harness import Arm, Goal, Workload
 
 from workloads import schema200
-from harness import Arm, Goal, Workload
 
 SCHEMA = "bench_reflect"
 
 
 class Reflection(Workload):
     name = "reflection"
-    goals = {"translate": Goal(1.05), "strict": Goal(1.05)}
+    goals: ClassVar[dict[str, Goal]] = {"translate": Goal(1.05), "strict": Goal(1.05)}
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

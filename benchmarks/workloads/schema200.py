@@ -20,14 +20,18 @@ def build(schema: str | None, tables: int) -> sa.MetaData:
         ]
         if i:
             prefix = f"{schema}." if schema else ""
-            columns.append(sa.Column("parent_id", sa.BigInteger, sa.ForeignKey(f"{prefix}t{i - 1:03}.id")))
+            columns.append(
+                sa.Column("parent_id", sa.BigInteger, sa.ForeignKey(f"{prefix}t{i - 1:03}.id"))
+            )
         table = sa.Table(f"t{i:03}", metadata, *columns)
         sa.Index(f"ix_t{i:03}_name", table.c.name)
         sa.Index(f"uq_t{i:03}_code", table.c.code, unique=True)
     return metadata
 
 
-def expected_shape(metadata: sa.MetaData) -> dict[str, tuple[frozenset[str], int, frozenset[str]]]:
+def expected_shape(
+    metadata: sa.MetaData,
+) -> dict[str, tuple[frozenset[str], int, frozenset[str]]]:
     """Per table name: (index names, foreign key count, column names)."""
     return {
         table.name: (

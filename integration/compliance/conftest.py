@@ -26,9 +26,7 @@ pytest.register_assert_rewrite("sqlalchemy.testing.assertions")
 
 from sqlalchemy.testing.plugin import plugin_base  # noqa: E402
 from sqlalchemy.testing.plugin import pytestplugin as _sqla  # noqa: E402
-from sqlalchemy.testing.plugin.pytestplugin import *  # noqa: E402,F401,F403
-
-import aurora_dsql_sqlalchemy.testing.provision  # noqa: E402,F401  (registers the hooks)
+from sqlalchemy.testing.plugin.pytestplugin import *  # noqa: E402, F403
 
 DRIVERS = ("psycopg", "psycopg2")
 SUITE_SCHEMAS = ("test_schema", "test_schema_2")
@@ -90,16 +88,16 @@ def _embedded_url(stock: bool) -> str:
         _server = EmbeddedPostgres().start()
         url = _server.url
     base = make_url(url)
-    admin = sa.create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    driver = "psycopg" if stock else os.environ.get("AURORA_DSQL_TEST_DRIVER", "psycopg")
+    if driver not in DRIVERS:
+        raise pytest.UsageError(f"AURORA_DSQL_TEST_DRIVER must be one of {DRIVERS}, not {driver!r}")
+    # the suite's schemas, made with the stock dialect of the installed driver
+    admin = sa.create_engine(
+        base.set(drivername=f"postgresql+{driver}"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         for name in SUITE_SCHEMAS:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {name}")
     admin.dispose()
-    if stock:
-        drivername = "postgresql+psycopg"
-    else:
-        driver = os.environ.get("AURORA_DSQL_TEST_DRIVER", "psycopg")
-        if driver not in DRIVERS:
-            raise pytest.UsageError(f"AURORA_DSQL_TEST_DRIVER must be one of {DRIVERS}, not {driver!r}")
-        drivername = f"auroradsql+{driver}"
+    drivername = f"postgresql+{driver}" if stock else f"auroradsql+{driver}"
     return base.set(drivername=drivername).render_as_string(hide_password=False)

@@ -12,8 +12,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import exc as sa_exc
-
 from aurora_dsql_sqlalchemy.auth import (
     DSQLHost,
     IAMTokenProvider,
@@ -25,6 +23,7 @@ from aurora_dsql_sqlalchemy.auth import (
     token_host,
 )
 from aurora_dsql_sqlalchemy.errors import DSQLAuthenticationError
+from sqlalchemy import exc as sa_exc
 
 HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -35,9 +34,16 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 def hermetic_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Fake credentials in the environment, no config files, no instance metadata."""
     for name in (
-        "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-        "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -146,7 +152,13 @@ def test_not_dsql_hosts(host: str | None) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["abc.dsql.useast1.on.aws", "abc.dsql.on.aws", "abc_def.dsql.us-east-1.on.aws", "localhost", ""],
+    [
+        "abc.dsql.useast1.on.aws",
+        "abc.dsql.on.aws",
+        "abc_def.dsql.us-east-1.on.aws",
+        "localhost",
+        "",
+    ],
 )
 def test_invalid_host_gives_a_clear_error(host: str) -> None:
     with pytest.raises(sa_exc.ArgumentError) as info:

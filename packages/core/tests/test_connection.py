@@ -6,24 +6,46 @@ No database: these check what the dialect hands to the driver and to the pool
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import psycopg2
 import pytest
 import sqlalchemy as sa
+from aurora_dsql_sqlalchemy import rules
+from aurora_dsql_sqlalchemy.auth import IAMTokenProvider
+from aurora_dsql_sqlalchemy.engine import (
+    create_async_dsql_engine,
+    create_dsql_engine,
+    dsql_url,
+)
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from aurora_dsql_sqlalchemy import rules
-from aurora_dsql_sqlalchemy.auth import IAMTokenProvider
-from aurora_dsql_sqlalchemy.engine import create_async_dsql_engine, create_dsql_engine, dsql_url
-
 HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
-DRIVERS = ("psycopg", "psycopg2")
+
+
+def _installed(driver: str) -> bool:
+    """The driver and its auroradsql dialect distribution are installed (each
+    test environment installs one driver)."""
+    try:
+        importlib.import_module(driver)
+        registry.load(f"auroradsql.{driver}")
+    except (ImportError, sa_exc.NoSuchModuleError):
+        return False
+    return True
+
+
+INSTALLED = tuple(d for d in ("psycopg", "psycopg2") if _installed(d))
+DRIVERS = [
+    pytest.param(d, marks=pytest.mark.skipif(d not in INSTALLED, reason=f"{d} not installed"))
+    for d in ("psycopg", "psycopg2")
+]
+ANY_DRIVER = INSTALLED[0] if INSTALLED else "psycopg"
+pytestmark = pytest.mark.skipif(not INSTALLED, reason="no auroradsql driver distribution installed")
 
 
 @pytest.fixture(autouse=True)
@@ -71,13 +93,15 @@ def test_own_query_options_never_reach_the_driver(driver: str) -> None:
     assert args["application_name"] == "x"
     provider = engine.dialect.token_provider  # type: ignore[attr-defined]
     assert (provider.region, provider.profile, provider.token_duration) == (
-        "eu-west-1", "reporting", 120,
+        "eu-west-1",
+        "reporting",
+        120,
     )
 
 
 def test_keywords_win_over_url_query() -> None:
     engine = sa.create_engine(
-        f"auroradsql+psycopg://app@{HOST}/postgres?region=eu-west-1&token_duration=120",
+        f"auroradsql+{ANY_DRIVER}://app@{HOST}/postgres?region=eu-west-1&token_duration=120",
         region="ap-south-1",
         token_duration=60,
         profile="ops",
@@ -91,7 +115,7 @@ def test_keywords_win_over_url_query() -> None:
 
 def test_user_password_wins_and_stays_hidden(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    engine = sa.create_engine(f"auroradsql+psycopg://admin:s3cret-token@{HOST}/postgres")
+    engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin:s3cret-token@{HOST}/postgres")
     args = connect_args(engine)
     assert args["password"] == "s3cret-token"
     assert engine.dialect.token_provider is None  # type: ignore[attr-defined]
@@ -102,14 +126,16 @@ def test_user_password_wins_and_stays_hidden(caplog: pytest.LogCaptureFixture) -
 
 @pytest.mark.parametrize("mode", ["require", "verify-ca", "prefer"])
 def test_explicit_sslmode_is_kept(mode: str) -> None:
-    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres?sslmode={mode}")
+    engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres?sslmode={mode}")
     args = connect_args(engine)
     assert args["sslmode"] == mode
     assert ("sslrootcert" in args) == (mode == "verify-ca")
 
 
 def test_explicit_root_certificate_is_kept() -> None:
-    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres?sslrootcert=/etc/ca.pem")
+    engine = sa.create_engine(
+        f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres?sslrootcert=/etc/ca.pem"
+    )
     args = connect_args(engine)
     assert (args["sslmode"], args["sslrootcert"]) == ("verify-full", "/etc/ca.pem")
 
@@ -122,7 +148,7 @@ def test_sslmode_disable_is_refused(driver: str) -> None:
 
 def test_sslmode_disable_in_connect_args_is_refused() -> None:
     engine = sa.create_engine(
-        f"auroradsql+psycopg://admin@{HOST}/postgres", connect_args={"sslmode": "disable"}
+        f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres", connect_args={"sslmode": "disable"}
     )
     with pytest.raises(sa_exc.ArgumentError, match="TLS connections only"):
         engine.connect()
@@ -131,14 +157,13 @@ def test_sslmode_disable_in_connect_args_is_refused() -> None:
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_libpq_version_is_read_from_the_driver(driver: str) -> None:
     engine = sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres")
-    expected = (
-        psycopg2.extensions.libpq_version() if driver == "psycopg2" else psycopg.pq.version()
-    )
+    module: Any = importlib.import_module(driver)
+    expected = module.extensions.libpq_version() if driver == "psycopg2" else module.pq.version()
     assert engine.dialect._libpq_version() == expected  # type: ignore[attr-defined]
 
 
 def test_old_libpq_gets_told_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = sa.create_engine(f"auroradsql+psycopg2://admin@{HOST}/postgres")
+    engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres")
     monkeypatch.setattr(engine.dialect, "_libpq_version", lambda: 150004)
     with pytest.raises(sa_exc.ArgumentError) as info:
         engine.dialect.create_connect_args(engine.url)
@@ -154,7 +179,7 @@ def test_old_libpq_gets_told_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize("host", ["localhost", "db.example.com"])
 def test_other_hosts_are_plain_postgresql(host: str) -> None:
-    engine = sa.create_engine(f"auroradsql+psycopg://app@{host}/postgres")
+    engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://app@{host}/postgres")
     args = connect_args(engine)
     assert "sslmode" not in args and "password" not in args
     dialect: Any = engine.dialect
@@ -163,12 +188,12 @@ def test_other_hosts_are_plain_postgresql(host: str) -> None:
 
 def test_malformed_dsql_host_is_an_error() -> None:
     with pytest.raises(sa_exc.ArgumentError, match="not an Aurora DSQL endpoint"):
-        sa.create_engine("auroradsql+psycopg://admin@abc.dsql.useast1.on.aws/postgres")
+        sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@abc.dsql.useast1.on.aws/postgres")
 
 
 def test_iam_auth_can_be_forced_for_another_host() -> None:
     engine = sa.create_engine(
-        "auroradsql+psycopg://app@/postgres?host=/tmp/sock", iam_auth=True, region="us-east-1"
+        f"auroradsql+{ANY_DRIVER}://app@/postgres?host=/tmp/sock", iam_auth=True, region="us-east-1"
     )
     args = connect_args(engine)
     dialect: Any = engine.dialect
@@ -178,20 +203,20 @@ def test_iam_auth_can_be_forced_for_another_host() -> None:
 
 def test_forced_iam_auth_needs_a_region() -> None:
     with pytest.raises(sa_exc.ArgumentError, match="region="):
-        sa.create_engine("auroradsql+psycopg://app@proxy.internal/postgres", iam_auth=True)
+        sa.create_engine(f"auroradsql+{ANY_DRIVER}://app@proxy.internal/postgres", iam_auth=True)
 
 
 def test_iam_auth_can_be_turned_off() -> None:
-    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres?iam_auth=false")
+    engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres?iam_auth=false")
     connect_args(engine)
     assert engine.dialect.token_provider is None  # type: ignore[attr-defined]
 
 
 def test_bad_token_duration() -> None:
     with pytest.raises(sa_exc.ArgumentError, match="token_duration"):
-        sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres?token_duration=soon")
+        sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres?token_duration=soon")
     with pytest.raises(sa_exc.ArgumentError, match="604800"):
-        sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres", token_duration=10**7)
+        sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres", token_duration=10**7)
 
 
 # -- pool defaults ---------------------------------------------------------------------
@@ -206,16 +231,18 @@ def test_pool_defaults(driver: str) -> None:
 
 
 def test_user_pool_settings_are_honoured() -> None:
-    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres", pool_recycle=600)
+    engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres", pool_recycle=600)
     assert engine.pool._recycle == 600
     assert engine.pool._pre_ping is True
-    engine = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres", poolclass=NullPool)
+    engine = sa.create_engine(
+        f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres", poolclass=NullPool
+    )
     assert engine.pool._pre_ping is True
 
 
 def test_recycle_longer_than_dsql_allows_warns() -> None:
     with pytest.warns(sa_exc.SAWarning, match="60|3600"):
-        sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres", pool_recycle=7200)
+        sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres", pool_recycle=7200)
 
 
 # -- disconnects ----------------------------------------------------------------------------
@@ -225,43 +252,47 @@ def _dialect(driver: str) -> Any:
     return sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres").dialect
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly"),
-        psycopg.OperationalError("the connection is lost"),
-        psycopg.OperationalError("sending query failed: SSL SYSCALL error: EOF detected"),
-        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
-        psycopg.errors.ConnectionFailure("connection failure"),
-        psycopg.OperationalError("connection is closed"),
-    ],
-)
-def test_psycopg_disconnects(error: Exception) -> None:
-    assert _dialect("psycopg").is_disconnect(error, None, None)
+PSYCOPG_DISCONNECTS = [
+    ("OperationalError", "consuming input failed: server closed the connection unexpectedly"),
+    ("OperationalError", "the connection is lost"),
+    ("OperationalError", "sending query failed: SSL SYSCALL error: EOF detected"),
+    ("errors.AdminShutdown", "terminating connection due to administrator command"),
+    ("errors.ConnectionFailure", "connection failure"),
+    ("OperationalError", "connection is closed"),
+]
+PSYCOPG2_DISCONNECTS = [
+    ("OperationalError", "server closed the connection unexpectedly"),
+    ("OperationalError", "SSL SYSCALL error: EOF detected"),
+    ("InterfaceError", "connection already closed"),
+    ("OperationalError", "could not receive data from server: Connection reset by peer"),
+]
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        psycopg2.OperationalError("server closed the connection unexpectedly"),
-        psycopg2.OperationalError("SSL SYSCALL error: EOF detected"),
-        psycopg2.InterfaceError("connection already closed"),
-        psycopg2.OperationalError("could not receive data from server: Connection reset by peer"),
-    ],
-)
-def test_psycopg2_disconnects(error: Exception) -> None:
-    assert _dialect("psycopg2").is_disconnect(error, None, None)
+def _error(driver: str, cls_path: str, message: str) -> Exception:
+    target: Any = importlib.import_module(driver)
+    for part in cls_path.split("."):
+        target = getattr(target, part)
+    return target(message)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_disconnects(driver: str) -> None:
+    dialect = _dialect(driver)
+    cases = PSYCOPG_DISCONNECTS if driver == "psycopg" else PSYCOPG2_DISCONNECTS
+    for cls_path, message in cases:
+        assert dialect.is_disconnect(_error(driver, cls_path, message), None, None), message
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_not_disconnects(driver: str) -> None:
-    module: Any = psycopg if driver == "psycopg" else psycopg2
     dialect = _dialect(driver)
-    auth = module.OperationalError(
-        'connection to server at "x" failed: FATAL:  unable to accept connection, access denied'
+    auth = _error(
+        driver,
+        "OperationalError",
+        'connection to server at "x" failed: FATAL:  unable to accept connection, access denied',
     )
     assert not dialect.is_disconnect(auth, None, None)
-    occ = module.OperationalError("change conflicts with another transaction (OC000)")
+    occ = _error(driver, "OperationalError", "change conflicts with another transaction (OC000)")
     assert not dialect.is_disconnect(occ, None, None)
     assert not dialect.is_disconnect(ValueError("connection is closed"), None, None)
 
@@ -270,8 +301,8 @@ def test_not_disconnects(driver: str) -> None:
 
 
 def test_create_dsql_engine_matches_the_url_form() -> None:
-    engine = create_dsql_engine(host=HOST, user="admin")
-    by_url = sa.create_engine(f"auroradsql+psycopg://admin@{HOST}/postgres")
+    engine = create_dsql_engine(host=HOST, user="admin", driver=ANY_DRIVER)
+    by_url = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres")
     assert str(engine.url) == str(by_url.url)
     assert connect_args(engine) == connect_args(by_url)
     assert engine.pool._recycle == rules.POOL_RECYCLE_SECONDS
@@ -279,11 +310,16 @@ def test_create_dsql_engine_matches_the_url_form() -> None:
 
 def test_create_dsql_engine_options() -> None:
     engine = create_dsql_engine(
-        "abc123", "app", region="eu-west-1", token_duration_secs=300, driver="psycopg2",
-        pool_size=3, echo=False,
+        "abc123",
+        "app",
+        region="eu-west-1",
+        token_duration_secs=300,
+        driver=ANY_DRIVER,
+        pool_size=3,
+        echo=False,
     )
     assert engine.url.host == "abc123.dsql.eu-west-1.on.aws"
-    assert engine.url.drivername == "auroradsql+psycopg2"
+    assert engine.url.drivername == f"auroradsql+{ANY_DRIVER}"
     assert engine.pool.size() == 3
     provider = engine.dialect.token_provider  # type: ignore[attr-defined]
     assert (provider.region, provider.token_duration) == ("eu-west-1", 300)
@@ -296,6 +332,7 @@ def test_create_dsql_engine_errors() -> None:
         create_dsql_engine(HOST, driver="asyncpg")
 
 
+@pytest.mark.skipif("psycopg" not in INSTALLED, reason="asyncio needs psycopg 3")
 def test_create_async_dsql_engine() -> None:
     engine = create_async_dsql_engine(HOST, "admin")
     assert engine.url.drivername == "auroradsql+psycopg_async"
@@ -305,4 +342,66 @@ def test_create_async_dsql_engine() -> None:
 
 def test_dsql_url() -> None:
     url = dsql_url(HOST, "app", port=5432)
-    assert url == make_url(f"auroradsql+psycopg://app@{HOST}:5432/postgres")
+    assert url == make_url(f"auroradsql+{ANY_DRIVER}://app@{HOST}:5432/postgres")
+
+
+def test_create_dsql_engine_takes_the_connector_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.credentials import CredentialProvider, Credentials
+
+    class Vault(CredentialProvider):  # type: ignore[misc]
+        METHOD = "vault"
+
+        def load(self) -> Credentials:
+            return Credentials("AKIAVAULTEXAMPLE0001", "vault-secret", method=self.METHOD)
+
+    monkeypatch.setenv("AWS_REGION", "eu-north-1")
+    engine = create_dsql_engine(
+        "abc123", dbname="postgres", custom_credentials_provider=Vault(), driver=ANY_DRIVER
+    )
+    assert engine.url.host == "abc123.dsql.eu-north-1.on.aws"  # the configured region
+    assert engine.url.database == "postgres"
+    token = engine.dialect.token_provider.token(engine.url.host, "admin")  # type: ignore[attr-defined]
+    assert "X-Amz-Credential=AKIAVAULTEXAMPLE0001%2F" in token
+    assert "%2Feu-north-1%2Fdsql%2F" in token
+
+
+def test_aws_session_signs_the_tokens() -> None:
+    import boto3
+
+    session = boto3.Session(
+        aws_access_key_id="AKIASESSIONEXAMPLE01", aws_secret_access_key="session-secret"
+    )
+    engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://app@{HOST}/postgres", aws_session=session)
+    connect_args(engine)
+    token = engine.dialect.token_provider.token(HOST, "app")  # type: ignore[attr-defined]
+    assert "X-Amz-Credential=AKIASESSIONEXAMPLE01%2F" in token
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_auth_failures_are_told_apart(driver: str) -> None:
+    dialect = _dialect(driver)
+    expired = _error(
+        driver,
+        "OperationalError",
+        'connection to server at "x" failed: FATAL:  unable to accept connection, access denied',
+    )
+    wrong = _error(driver, "OperationalError", "FATAL:  Wrong user to action mapping")
+    transient = _error(driver, "OperationalError", "could not translate host name")
+    assert dialect._is_auth_failure(expired) and dialect._is_auth_failure(wrong)
+    assert not dialect._is_auth_failure(transient)
+    assert not dialect._is_auth_failure(RuntimeError("access denied"))  # not a driver error
+    advice = str(dialect._wrong_action_error("admin", wrong))
+    assert "DbConnectAdmin" in advice and "every other role" in advice
+    assert "generate_db_connect_admin_auth_token" in advice
+
+
+def test_connect_args_sslmode_drops_the_default_root_certificate() -> None:
+    dialect: Any = _dialect(ANY_DRIVER)
+    dialect.create_connect_args(make_url(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres"))
+    # libpq refuses sslrootcert=system with a non-verifying sslmode
+    cparams = {"host": HOST, "sslmode": "require", "sslrootcert": "system"}
+    dialect._settle_tls(cparams)
+    assert cparams == {"host": HOST, "sslmode": "require"}
+    cparams = {"host": HOST, "sslmode": "verify-full", "sslrootcert": "system"}
+    dialect._settle_tls(cparams)
+    assert cparams["sslrootcert"] == "system"

@@ -248,3 +248,14 @@ def test_python_dash_m_runs_the_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["findings"][0]["rule"] == "lock-table"
+
+
+def test_sequences_are_compiled_and_checked() -> None:
+    from sqlalchemy import Sequence
+
+    metadata = MetaData()
+    Sequence("good_seq", metadata=metadata)  # the dialect writes CACHE 65536
+    Sequence("bad_seq", cache=100, metadata=metadata)
+    found = lint_metadata(metadata)
+    assert [f.rule for f in found] == ["sequence-cache"]
+    assert "100" in found[0].object + found[0].message

@@ -91,11 +91,7 @@ def wrapped(orig: Exception, *, invalidated: bool = False) -> sa_exc.DBAPIError:
 def test_40001_is_retryable_and_reports_the_oc_code(
     message: str, kind: str, code: str | None, driver: str
 ) -> None:
-    orig = (
-        pg3.SerializationFailure(message)
-        if driver == "psycopg"
-        else pg2_error("40001", message)
-    )
+    orig = pg3.SerializationFailure(message) if driver == "psycopg" else pg2_error("40001", message)
     for exc in (orig, wrapped(orig)):
         verdict = classify(exc)
         assert verdict.retryable
@@ -149,18 +145,14 @@ def test_other_errors_are_not_retryable(sqlstate: str, message: str) -> None:
         assert verdict.sqlstate == sqlstate
 
 
-@pytest.mark.parametrize(
-    "rule_id", ["transaction-rows", "transaction-size", "transaction-age"]
-)
+@pytest.mark.parametrize("rule_id", ["transaction-rows", "transaction-size", "transaction-age"])
 def test_transaction_limits_are_recognised(rule_id: str) -> None:
     message = rules.rule(rule_id).server_message()
     verdict = classify(wrapped(pg3.ProgramLimitExceeded(message)))
     assert verdict.kind == "transaction-limit"
     assert verdict.rule_id == rule_id
     assert not verdict.retryable
-    other_54000 = classify(
-        pg2_error("54000", rules.rule("indexes-per-table").server_message())
-    )
+    other_54000 = classify(pg2_error("54000", rules.rule("indexes-per-table").server_message()))
     assert other_54000.kind == "other"
 
 
@@ -181,9 +173,7 @@ def test_dropped_connection_retryable_before_commit_unknown_at_commit() -> None:
     assert not is_retryable(wrapped(psycopg.OperationalError("consuming input failed")))
 
 
-def test_auth_failure_is_not_retryable_even_when_the_connection_is_invalidated() -> (
-    None
-):
+def test_auth_failure_is_not_retryable_even_when_the_connection_is_invalidated() -> None:
     orig = pg3.lookup("08006")("unable to accept connection, access denied")
     assert not is_retryable(wrapped(orig, invalidated=True))
 
@@ -318,9 +308,7 @@ def test_retries_until_success_and_reports_each_retry(
     assert [e.classification.oc_code for e in events] == ["OC000", "OC001"]
     infos = [r for r in caplog.records if r.levelno == logging.INFO]
     assert len(infos) == 2
-    assert (
-        "attempt 1 of 4" in infos[0].getMessage() and "40001" in infos[0].getMessage()
-    )
+    assert "attempt 1 of 4" in infos[0].getMessage() and "40001" in infos[0].getMessage()
     assert "OC000" in infos[0].getMessage() and "ms" in infos[0].getMessage()
     assert "hunter2" not in caplog.text and "UPDATE accounts" not in caplog.text
 
@@ -333,10 +321,20 @@ def test_gives_up_with_every_cause(engine: Engine) -> None:
     assert work.calls == 3
     assert info.value.attempts == errors[:3]
     assert info.value.__cause__ is errors[2]
-    assert "3 attempts" in str(
+    assert "3 attempts" in str(info.value) and "attempt 3: SQLSTATE 40001 (OC000)" in str(
         info.value
-    ) and "attempt 3: SQLSTATE 40001 (OC000)" in str(info.value)
+    )
     assert value(engine) == 0
+
+
+def test_long_failure_lists_are_summarised(engine: Engine) -> None:
+    errors = [occ() for _ in range(7)] + [wrapped(pg3.SerializationFailure(OC001))]
+    with pytest.raises(RetriesExhausted) as info:
+        run_transaction(engine, Flaky(list(errors)), policy=FAST, max_retries=7)
+    message = str(info.value)
+    assert "SQLSTATE 40001 (OC000) x 7, SQLSTATE 40001 (OC001) x 1" in message
+    assert "last attempt 8: SQLSTATE 40001 (OC001)" in message
+    assert info.value.attempts == errors
 
 
 def test_gives_up_when_the_time_budget_is_spent(engine: Engine) -> None:
@@ -352,11 +350,7 @@ def test_gives_up_when_the_time_budget_is_spent(engine: Engine) -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        wrapped(
-            pg3.UniqueViolation(
-                'duplicate key value violates unique constraint "t_pkey"'
-            )
-        ),
+        wrapped(pg3.UniqueViolation('duplicate key value violates unique constraint "t_pkey"')),
         wrapped(pg2_error("42601", 'syntax error at or near "SELEC"')),
         ValueError("application bug"),
     ],
@@ -374,9 +368,7 @@ def test_non_retryable_errors_are_raised_after_one_attempt(
 
 
 def test_transaction_limit_is_a_clear_error_never_retried(engine: Engine) -> None:
-    limit = wrapped(
-        pg3.ProgramLimitExceeded(rules.rule("transaction-rows").server_message())
-    )
+    limit = wrapped(pg3.ProgramLimitExceeded(rules.rule("transaction-rows").server_message()))
     work = Flaky([limit])
     with pytest.raises(TransactionLimitExceeded, match="chunked_write") as info:
         run_transaction(engine, work, policy=FAST)
@@ -408,9 +400,7 @@ def test_connection_lost_at_commit_is_outcome_unknown(engine: Engine) -> None:
     )
     fail_commit_with(engine, [lost])
     work = Flaky([])
-    with pytest.raises(
-        CommitOutcomeUnknown, match="may or may not have committed"
-    ) as info:
+    with pytest.raises(CommitOutcomeUnknown, match="may or may not have committed") as info:
         run_transaction(engine, work, policy=FAST)
     assert work.calls == 1
     assert info.value.__cause__ is lost
@@ -443,9 +433,7 @@ def test_connection_bind_and_its_transaction_state(engine: Engine) -> None:
     with engine.connect() as conn:
         assert run_transaction(conn, Flaky([occ()]), policy=FAST) == 1
         conn.execute(text("SELECT 1"))  # autobegin
-        with pytest.raises(
-            sa_exc.InvalidRequestError, match="no transaction in progress"
-        ):
+        with pytest.raises(sa_exc.InvalidRequestError, match="no transaction in progress"):
             run_transaction(conn, Flaky([]), policy=FAST)
 
 
@@ -459,9 +447,7 @@ def test_decorator(engine: Engine) -> None:
 
     @transactional(engine, policy=FAST)
     def add(conn: Connection, amount: int, *, times: int = 1) -> int:
-        conn.execute(
-            text("UPDATE t SET n = n + :a WHERE id = 1"), {"a": amount * times}
-        )
+        conn.execute(text("UPDATE t SET n = n + :a WHERE id = 1"), {"a": amount * times})
         if pending:
             raise pending.pop()
         return int(conn.scalar(text("SELECT n FROM t")))
@@ -531,9 +517,7 @@ def test_session_bind_is_rolled_back_between_attempts(orm_engine: Engine) -> Non
             calls += 1
             assert not s.new  # the failed attempt's new object is gone
             item = s.get(Item, 1)
-            assert (
-                item is not None and item.name == "one"
-            )  # not the failed attempt's change
+            assert item is not None and item.name == "one"  # not the failed attempt's change
             item.name = "changed"
             s.add(Item(id=3, name="three"))
             if pending:

@@ -4,35 +4,59 @@ Install with a driver: ``pip install aurora-dsql-sqlalchemy[psycopg]`` (or
 ``[psycopg2]``), then ``create_engine("auroradsql+psycopg://admin@<cluster>.dsql.<region>.on.aws/postgres")``.
 This package is driver-independent; the driver distributions register the
 ``auroradsql`` dialect names with SQLAlchemy.
+
+Names are imported on first use, so importing the package (as pytest does
+for the bundled plugin) does not import SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from .base import AuroraDSQLDialect
-from .compiler import DSQLSchemaWarning
-from .errors import (
-    CommitOutcomeUnknown,
-    DSQLAuthenticationError,
-    DSQLUnsupportedError,
-    IndexJobFailed,
-    RetriesExhausted,
-    TransactionLimitExceeded,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .rules import LIMITS, RULES, Limits, Rule
+
+if TYPE_CHECKING:
+    from .base import AuroraDSQLDialect
+    from .bulk import chunked_delete, chunked_write
+    from .compiler import DSQLSchemaWarning
+    from .engine import create_async_dsql_engine, create_dsql_engine
+    from .errors import (
+        CommitOutcomeUnknown,
+        DSQLAuthenticationError,
+        DSQLUnsupportedError,
+        IndexJobFailed,
+        RetriesExhausted,
+        TransactionLimitExceeded,
+    )
+    from .retry import is_retryable, run_transaction
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AuroraDSQLDialect",
-    "CommitOutcomeUnknown",
-    "DSQLAuthenticationError",
-    "DSQLSchemaWarning",
-    "DSQLUnsupportedError",
-    "IndexJobFailed",
-    "LIMITS",
-    "Limits",
-    "RULES",
-    "RetriesExhausted",
-    "Rule",
-    "TransactionLimitExceeded",
-]
+_LAZY = {
+    "AuroraDSQLDialect": ".base",
+    "DSQLSchemaWarning": ".compiler",
+    "create_dsql_engine": ".engine",
+    "create_async_dsql_engine": ".engine",
+    "run_transaction": ".retry",
+    "is_retryable": ".retry",
+    "chunked_write": ".bulk",
+    "chunked_delete": ".bulk",
+    "CommitOutcomeUnknown": ".errors",
+    "DSQLAuthenticationError": ".errors",
+    "DSQLUnsupportedError": ".errors",
+    "IndexJobFailed": ".errors",
+    "RetriesExhausted": ".errors",
+    "TransactionLimitExceeded": ".errors",
+}
+
+__all__ = ["LIMITS", "RULES", "Limits", "Rule", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -144,7 +144,7 @@ def token_action(user: str | None) -> TokenAction:
 def token_host(host: str | None) -> str:
     """The host name a token is signed for: the endpoint itself, or
     :data:`UNIX_SOCKET_TOKEN_HOST` for a unix socket directory (local tests)."""
-    if not host or host.startswith("/") or host.startswith("@"):
+    if not host or host.startswith(("/", "@")):
         return UNIX_SOCKET_TOKEN_HOST
     return host.strip().rstrip(".")
 
@@ -350,7 +350,7 @@ class IAMTokenProvider:
 
     def _botocore_session(self) -> Any:
         if self._session is None:
-            import botocore.session
+            import botocore.session  # type: ignore[import-untyped,unused-ignore]
 
             self._session = botocore.session.Session(profile=self.profile)
         return self._session
@@ -363,7 +363,7 @@ class IAMTokenProvider:
         return client
 
     def _sign(self, host: str, action: TokenAction, region: str, now: float) -> tuple[str, float]:
-        import botocore.exceptions
+        import botocore.exceptions  # type: ignore[import-untyped,unused-ignore]
 
         _install_log_filter()
         try:

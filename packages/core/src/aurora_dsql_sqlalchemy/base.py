@@ -85,6 +85,10 @@ class AuroraDSQLDialect(ConnectionMixin, ReflectionMixin, ExecutionMixin, PGDial
     supports_smallserial = True
     _supports_create_index_concurrently = False
     _supports_drop_index_concurrently = False
+    # DSQL (PostgreSQL 16) has standard_conforming_strings on: literals compiled
+    # before the first connection (create_mock_engine, offline migrations) must
+    # not double backslashes.  initialize() still asks the server.
+    _backslash_escapes = False
 
     construct_arguments = [
         (sa_schema.Index, {"include": None, "where": None, "nulls_not_distinct": None}),
@@ -109,6 +113,12 @@ class AuroraDSQLDialect(ConnectionMixin, ReflectionMixin, ExecutionMixin, PGDial
         self.foreign_keys = foreign_keys
         self.identity_cache = identity_cache
         self.strict_index_keys = strict_index_keys
+
+    @classmethod
+    def load_provisioning(cls) -> None:
+        """Register the hooks SQLAlchemy's dialect test suite calls for this
+        dialect (:mod:`aurora_dsql_sqlalchemy.testing.provision`)."""
+        from .testing import provision  # noqa: F401
 
     def initialize(self, connection: Any) -> None:
         super().initialize(connection)

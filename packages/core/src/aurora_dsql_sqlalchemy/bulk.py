@@ -17,12 +17,18 @@ optimistic-concurrency conflict is re-run on its own::
 .. warning::
 
    The load as a whole is **not atomic**.  Each chunk commits on its own; if
-   chunk 7 fails for good, chunks 0-6 stay committed.  The helpers then raise
-   :class:`ChunkedWriteFailed`, whose ``.result`` says which chunks committed;
-   pass it back as ``resume=`` with the same rows to carry on after them.
+   chunk 7 fails for good, chunks 0-6 stay committed (and, with
+   ``concurrency > 1``, chunks that were running beside it may have
+   committed too).  The helpers then raise :class:`ChunkedWriteFailed`, whose
+   ``.result`` says exactly which chunks committed; pass it back as
+   ``resume=`` with the same rows and chunk settings to write only the rest.
    Make the load idempotent (e.g. ``INSERT ... ON CONFLICT DO NOTHING`` through
    :func:`chunked_write`) if a chunk's COMMIT may end with
    :class:`~aurora_dsql_sqlalchemy.errors.CommitOutcomeUnknown`.
+
+``concurrency=4`` writes four chunks at a time on four pooled connections:
+on DSQL, which scales out, parallel writers are how bulk loads go fast (and
+locally the client prepares one chunk while the server writes another).
 
 Chunks hold at most ``chunk_rows`` parameter sets (default: DSQL's 3,000-row
 limit) and at most ``chunk_bytes`` estimated bytes (default: half of DSQL's
@@ -39,11 +45,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.schema import Column, Table
@@ -87,10 +96,15 @@ def estimate_row_bytes(row: Row | Sequence[Any]) -> int:
     values = row.values() if isinstance(row, Mapping) else row
     total = _ROW_OVERHEAD
     for value in values:
-        if value is None:
+        kind = type(value)
+        if kind is str:
+            total += len(value) if value.isascii() else len(value.encode("utf-8"))
+        elif kind is int or kind is float or kind is bool:
+            total += 8
+        elif value is None:
             total += 1
         elif isinstance(value, str):
-            total += len(value) if value.isascii() else len(value.encode("utf-8"))
+            total += len(value.encode("utf-8"))
         elif isinstance(value, (bytes, bytearray, memoryview)):
             total += len(value)
         elif isinstance(value, (dict, list, tuple)):
@@ -120,12 +134,14 @@ class Chunk:
 class ChunkedResult:
     """What a chunked write did; resumable.
 
-    Committed chunks always form a prefix of the input: chunks run one after
-    the other and the first failure stops the load.
+    With the default ``concurrency=1`` the committed chunks form a prefix of
+    the input (chunks run one after the other; the first failure stops the
+    load).  With ``concurrency > 1`` chunks that were running when another
+    failed may have committed too: ``chunks`` lists exactly which.
     """
 
     chunks: list[Chunk] = field(default_factory=list)
-    """Committed chunks, in order (including those of the run resumed from)."""
+    """Committed chunks, by index (including those of the run resumed from)."""
     failed: Chunk | None = None
     """The chunk that failed for good, if any (its rows were *not* committed,
     unless ``error`` is :class:`~aurora_dsql_sqlalchemy.errors.CommitOutcomeUnknown`)."""
@@ -140,8 +156,14 @@ class ChunkedResult:
 
     @property
     def next_row(self) -> int:
-        """Offset in the input of the first row not committed: where a resume starts."""
-        return self.chunks[-1].first_row + self.chunks[-1].rows if self.chunks else 0
+        """Offset in the input of the first row not committed (with
+        ``concurrency > 1`` some later chunks may be committed too)."""
+        end = 0
+        for expected, chunk in enumerate(sorted(self.chunks, key=lambda c: c.index)):
+            if chunk.index != expected:
+                break
+            end = chunk.first_row + chunk.rows
+        return end
 
     @property
     def retries(self) -> int:
@@ -191,6 +213,7 @@ def _chunks(
     chunk_bytes: int,
     row_bytes: Callable[[Any], int],
 ) -> Iterator[tuple[list[Any], int]]:
+    """Split ``rows`` into ``(batch, estimated bytes)`` under both caps."""
     batch: list[Any] = []
     size = 0
     for row in rows:
@@ -202,6 +225,26 @@ def _chunks(
         size += estimate
     if batch:
         yield batch, size
+
+
+def _planned(
+    batches: Iterable[tuple[list[Any], int]], committed: Mapping[int, Chunk]
+) -> Iterator[tuple[Chunk, list[Any]]]:
+    """Number the batches; skip (after checking) those ``committed`` already has."""
+    first_row = 0
+    for index, (batch, size) in enumerate(batches):
+        chunk = Chunk(index, first_row, len(batch), size)
+        first_row += len(batch)
+        done = committed.get(index)
+        if done is None:
+            yield chunk, batch
+        elif (done.first_row, done.rows) != (chunk.first_row, chunk.rows):
+            raise ValueError(
+                f"resume= does not match these rows: chunk {index} was input rows "
+                f"{done.first_row:,}+{done.rows:,}, now {chunk.first_row:,}+{chunk.rows:,}. "
+                "Resume with the same rows, in the same order, and the same chunk_rows, "
+                "chunk_bytes and row_bytes."
+            )
 
 
 class _Counter:
@@ -219,9 +262,7 @@ class _Counter:
             self.forward(event)
 
 
-def _validated_sizes(
-    chunk_rows: int | None, chunk_bytes: int | None
-) -> tuple[int, int]:
+def _validated_sizes(chunk_rows: int | None, chunk_bytes: int | None) -> tuple[int, int]:
     rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
     size = DEFAULT_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     if rows < 1 or size < 1:
@@ -246,6 +287,7 @@ def chunked_write(
     chunk_rows: int | None = None,
     chunk_bytes: int | None = None,
     row_bytes: Callable[[Any], int] = estimate_row_bytes,
+    concurrency: int = 1,
     progress: Progress | None = None,
     resume: ChunkedResult | None = None,
     policy: RetryPolicy | None = None,
@@ -255,23 +297,29 @@ def chunked_write(
     """Execute ``statement`` once per parameter set in ``rows``, in as many
     transactions as DSQL's limits need.
 
-    :param bind: an Engine (usual), a Connection with no transaction in
-        progress, a ``sessionmaker`` or a ``Session``: anything
-        :func:`~aurora_dsql_sqlalchemy.retry.run_transaction` takes.
+    :param bind: an Engine (usual) or a ``sessionmaker``; with
+        ``concurrency=1`` also a Connection or Session with no transaction in
+        progress (anything :func:`~aurora_dsql_sqlalchemy.retry.run_transaction`
+        takes).
     :param statement: an INSERT, UPDATE or DELETE construct executed with each
         chunk as its list of parameter sets (``executemany``), or a
         :class:`~sqlalchemy.schema.Table` to insert into.
     :param rows: parameter sets (dicts keyed by column / bind name), any
         iterable, consumed once and lazily: a generator of millions of rows
-        holds one chunk in memory at a time.
+        holds at most ``concurrency`` chunks in memory.
     :param chunk_rows, chunk_bytes: per-transaction caps (defaults: 3,000 rows
         and 5 MiB estimated).
     :param row_bytes: the estimate of one parameter set (default
         :func:`estimate_row_bytes`).
-    :param progress: called with the number of rows of each committed chunk
-        (``tqdm(...).update`` fits).
-    :param resume: the result of an earlier run over the same rows: the rows it
-        committed are skipped.
+    :param concurrency: chunks written at once, each on its own connection
+        from the engine's pool (threads).  Several writers load faster, on
+        DSQL (which scales out) and locally (the client prepares one chunk
+        while the server writes another); the chunks must not write the same
+        rows, or they will conflict and retry.
+    :param progress: called, in the calling thread, with the number of rows of
+        each committed chunk (``tqdm(...).update`` fits).
+    :param resume: the result of an earlier run over the same rows, in the same
+        order, with the same chunk settings: its committed chunks are skipped.
     :param policy, max_retries, on_retry: OCC retries for each chunk (see
         :func:`~aurora_dsql_sqlalchemy.retry.run_transaction`).
 
@@ -281,52 +329,104 @@ def chunked_write(
     """
     if isinstance(statement, Table):
         statement = insert(statement)
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    if concurrency > 1 and isinstance(bind, (Connection, Session)):
+        raise TypeError(
+            "concurrency > 1 needs an Engine or a sessionmaker: a Connection or Session "
+            "cannot be shared between threads"
+        )
     limit_rows, limit_bytes = _validated_sizes(chunk_rows, chunk_bytes)
-    result = ChunkedResult(chunks=list(resume.chunks) if resume is not None else [])
-    start = result.next_row
-    source = itertools.islice(rows, start, None) if start else rows
-    index = len(result.chunks)
-    offset = start
-    began = time.monotonic()
+    committed = {c.index: c for c in resume.chunks} if resume is not None else {}
+    result = ChunkedResult(chunks=sorted(committed.values(), key=lambda c: c.index))
+    todo = _planned(_chunks(rows, limit_rows, limit_bytes, row_bytes), committed)
     stmt = statement
+    began = time.monotonic()
 
-    for batch, size in _chunks(source, limit_rows, limit_bytes, row_bytes):
+    def write(chunk: Chunk, batch: list[Any]) -> Chunk:
         counter = _Counter(on_retry)
-
-        def unit(target: Any, batch: list[Any] = batch) -> None:
-            target.execute(stmt, batch)
-
         try:
             run_transaction(
-                bind, unit, policy=policy, max_retries=max_retries, on_retry=counter
+                bind,
+                lambda target: target.execute(stmt, batch),
+                policy=policy,
+                max_retries=max_retries,
+                on_retry=counter,
             )
         except Exception as error:
-            result.failed = Chunk(index, offset, len(batch), size, counter.retries + 1)
-            result.error = error
-            result.elapsed = time.monotonic() - began
-            raise ChunkedWriteFailed(result, error) from error
-        result.chunks.append(
-            Chunk(index, offset, len(batch), size, counter.retries + 1)
-        )
+            raise _ChunkFailed(replace(chunk, attempts=counter.retries + 1), error) from error
+        return replace(chunk, attempts=counter.retries + 1)
+
+    def committed_one(chunk: Chunk) -> None:
+        result.chunks.append(chunk)
         log.debug(
             "chunk %d committed: %d rows, ~%d bytes, %d attempt(s)",
-            index,
-            len(batch),
-            size,
-            counter.retries + 1,
+            chunk.index,
+            chunk.rows,
+            chunk.bytes,
+            chunk.attempts,
         )
         if progress is not None:
-            progress(len(batch))
-        index += 1
-        offset += len(batch)
+            progress(chunk.rows)
 
+    failure: _ChunkFailed | None = None
+    if concurrency == 1:
+        for chunk, batch in todo:
+            try:
+                committed_one(write(chunk, batch))
+            except _ChunkFailed as failed:
+                failure = failed
+                break
+    else:
+        failure = _write_concurrently(todo, write, committed_one, concurrency)
+
+    result.chunks.sort(key=lambda c: c.index)
     result.elapsed = time.monotonic() - began
+    if failure is not None:
+        result.failed, result.error = failure.chunk, failure.error
+        raise ChunkedWriteFailed(result, failure.error) from failure.error
     return result
 
 
-def chunked_insert(
-    bind: Any, table: Any, rows: Iterable[Row], **options: Any
-) -> ChunkedResult:
+class _ChunkFailed(Exception):
+    def __init__(self, chunk: Chunk, error: Exception) -> None:
+        super().__init__(chunk, error)
+        self.chunk = chunk
+        self.error = error
+
+
+def _write_concurrently(
+    todo: Iterator[tuple[Chunk, list[Any]]],
+    write: Callable[[Chunk, list[Any]], Chunk],
+    committed_one: Callable[[Chunk], None],
+    concurrency: int,
+) -> _ChunkFailed | None:
+    """Run ``write`` on up to ``concurrency`` chunks at once; stop handing out
+    chunks at the first failure, let running ones finish, return the failure
+    of the lowest chunk index."""
+    failures: list[_ChunkFailed] = []
+    running: set[Future[Chunk]] = set()
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="chunked_write") as pool:
+        exhausted = False
+        while True:
+            while not failures and not exhausted and len(running) < concurrency:
+                planned = next(todo, None)
+                if planned is None:
+                    exhausted = True
+                else:
+                    running.add(pool.submit(write, *planned))
+            if not running:
+                break
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    committed_one(future.result())
+                except _ChunkFailed as failed:
+                    failures.append(failed)
+    return min(failures, key=lambda f: f.chunk.index) if failures else None
+
+
+def chunked_insert(bind: Any, table: Any, rows: Iterable[Row], **options: Any) -> ChunkedResult:
     """INSERT ``rows`` (dicts keyed by column) into ``table`` (a Table or a
     mapped class) in DSQL-sized transactions.  Options as :func:`chunked_write`."""
     return chunked_write(bind, insert(table), rows, **options)
@@ -335,9 +435,7 @@ def chunked_insert(
 def _primary_key(table: Any) -> tuple[Table, list[Column[Any]]]:
     target = getattr(table, "__table__", table)
     if not isinstance(target, Table):
-        raise TypeError(
-            f"expected a Table or a mapped class, not {type(table).__name__}"
-        )
+        raise TypeError(f"expected a Table or a mapped class, not {type(table).__name__}")
     key = list(target.primary_key.columns)
     if not key:
         raise sa_exc.ArgumentError(
@@ -347,9 +445,7 @@ def _primary_key(table: Any) -> tuple[Table, list[Column[Any]]]:
     return target, key
 
 
-def chunked_update(
-    bind: Any, table: Any, rows: Iterable[Row], **options: Any
-) -> ChunkedResult:
+def chunked_update(bind: Any, table: Any, rows: Iterable[Row], **options: Any) -> ChunkedResult:
     """UPDATE rows by primary key: each dict holds the primary-key column(s)
     and the columns to set (the same columns in every dict).  Options as
     :func:`chunked_write`."""
@@ -361,9 +457,7 @@ def chunked_update(
         return ChunkedResult()
     missing = [name for name in key_names if name not in first]
     if missing:
-        raise sa_exc.ArgumentError(
-            f"chunked_update rows need the primary key column(s) {missing}"
-        )
+        raise sa_exc.ArgumentError(f"chunked_update rows need the primary key column(s) {missing}")
     setting = [name for name in first if name not in key_names]
     stmt: Update = (
         update(target)
@@ -376,9 +470,7 @@ def chunked_update(
         out.update({f"set_{name}": row[name] for name in setting})
         return out
 
-    return chunked_write(
-        bind, stmt, map(renamed, itertools.chain([first], iterator)), **options
-    )
+    return chunked_write(bind, stmt, map(renamed, itertools.chain([first], iterator)), **options)
 
 
 def chunked_delete(
@@ -427,9 +519,7 @@ def chunked_delete(
             result.elapsed = time.monotonic() - began
             raise ChunkedWriteFailed(result, error) from error
         if deleted:
-            result.chunks.append(
-                Chunk(index, result.next_row, deleted, 0, counter.retries + 1)
-            )
+            result.chunks.append(Chunk(index, result.next_row, deleted, 0, counter.retries + 1))
             if progress is not None:
                 progress(deleted)
             index += 1

@@ -193,7 +193,8 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             raise DSQLUnsupportedError(subject, "collate")
         if (
             isinstance(impl, sqltypes.Numeric)
-            and not isinstance(impl, sqltypes.Float)
+            # what is emitted: the drivers' float types subclass Numeric, not Float
+            and impl.__visit_name__.lower() in ("numeric", "decimal")
             and impl.precision is None
         ):
             p, s = rules.NUMERIC_DEFAULT_PRECISION
@@ -211,8 +212,32 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             return None
         return super().visit_foreign_key_constraint(constraint, **kw)
 
+    def visit_create_table_as(self, create: Any, **kw: Any) -> str:  # SQLAlchemy 2.1
+        raise DSQLUnsupportedError(f"CREATE TABLE {create.table_name} AS SELECT", "create-table-as")
+
+    def visit_computed_column(self, generated: Any, **kw: Any) -> str:
+        # DSQL's generated columns are STORED: Computed() without persisted=
+        # is STORED here, without SQLAlchemy 2.1's warning about the VIRTUAL
+        # default of PostgreSQL 18 (a new Computed: the user's is untouched).
+        if generated.persisted is None:
+            generated = sa_schema.Computed(generated.sqltext, persisted=True)
+        return super().visit_computed_column(generated, **kw)  # type: ignore[no-any-return]
+
+    def define_unique_constraint_distinct(self, constraint: Any, **kw: Any) -> str:
+        # reads auroradsql_nulls_not_distinct as well as the postgresql_ spelling
+        nulls_not_distinct = dialect_option(constraint, "nulls_not_distinct")
+        if nulls_not_distinct is True:
+            return "NULLS NOT DISTINCT "
+        if nulls_not_distinct is False:
+            return "NULLS DISTINCT "
+        return ""
+
     def visit_create_enum_type(self, create: Any, **kw: Any) -> str:
         raise DSQLUnsupportedError(f"CREATE TYPE {create.element.name}", "create-type")
+
+    def visit_exclude_constraint(self, constraint: Any, **kw: Any) -> str:
+        table = constraint.table.name if constraint.table is not None else "?"
+        raise DSQLUnsupportedError(f"Table {table!r} (ExcludeConstraint)", "exclusion-constraint")
 
     # -- constraints added to existing tables ---------------------------------------
 

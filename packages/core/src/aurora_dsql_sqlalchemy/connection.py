@@ -34,6 +34,9 @@ Options, as ``create_engine`` keywords or URL query parameters (keywords win):
     ``True`` signs tokens for a host that is not a DSQL endpoint (a proxy, a
     local test server: give ``region`` too); ``False`` never signs.  Default:
     sign exactly for DSQL endpoints.
+``aws_session`` (keyword only)
+    A ``boto3.Session`` or ``botocore.session.Session`` whose credentials sign
+    the tokens, instead of the standard chain.
 
 A password in the URL, in ``connect_args`` or set by a ``do_connect`` event
 always wins: no token is signed then.
@@ -59,7 +62,7 @@ from .auth import (
 )
 from .errors import DSQLAuthenticationError
 
-__all__ = ["ConnectionMixin", "POOL_RECYCLE_JITTER"]
+__all__ = ["POOL_RECYCLE_JITTER", "ConnectionMixin"]
 
 URL_OPTIONS: Final = ("region", "profile", "token_duration", "iam_auth")
 """URL query parameters the dialect consumes (they never reach the driver)."""
@@ -147,6 +150,7 @@ class ConnectionMixin:
         profile: str | None = None,
         token_duration: float | None = None,
         iam_auth: bool | None = None,
+        aws_session: Any = None,
         **kw: Any,
     ) -> None:
         # positional-or-keyword on purpose: create_engine() forwards only the
@@ -156,6 +160,7 @@ class ConnectionMixin:
         self._iam_profile = profile
         self._iam_token_duration = token_duration
         self._iam_auth_requested = _as_bool(iam_auth)
+        self._aws_session = aws_session
         self._token_region: str | None = None
         self._tls_defaults: dict[str, str] = {}
 
@@ -189,7 +194,12 @@ class ConnectionMixin:
                 raise sa_exc.ArgumentError(
                     f"token_duration={duration!r}: give a number of seconds"
                 ) from None
-            provider = IAMTokenProvider(region=region, profile=profile, token_duration=duration_s)
+            provider = IAMTokenProvider(
+                region=region,
+                profile=profile,
+                token_duration=duration_s,
+                session=self._aws_session,
+            )
             self._token_region = provider.resolve_region(host)
             self.token_provider = provider
         return cargs, cparams

@@ -20,9 +20,13 @@ is the same as::
         "auroradsql+psycopg://admin@abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws/postgres"
     )
 
-``host`` may also be a bare cluster identifier when ``region`` is given.
-Every other keyword goes to :func:`sqlalchemy.create_engine` (``echo``,
-``pool_size``, ``connect_args``, ``local_mode``, ...).
+The connector's other arguments are accepted too: ``host`` may be a bare
+cluster identifier (the region is then ``region=`` or the configured AWS
+region), ``dbname``, ``port``, ``profile``, ``token_duration_secs`` and
+``custom_credentials_provider`` (a botocore credential provider, tried before
+the standard chain).  Every other keyword goes to
+:func:`sqlalchemy.create_engine` (``echo``, ``pool_size``, ``connect_args``,
+``local_mode``, ...).
 """
 
 from __future__ import annotations
@@ -59,10 +63,11 @@ def dsql_url(
     """
     host = host.strip()
     if "." not in host and "/" not in host:
+        region = region or _configured_region()
         if not region:
             raise sa_exc.ArgumentError(
-                f"host={host!r} looks like a cluster identifier: pass region= as well, "
-                "or the full endpoint '<cluster-id>.dsql.<region>.on.aws'."
+                f"host={host!r} looks like a cluster identifier: pass region= as well "
+                "(or set AWS_REGION), or the full endpoint '<cluster-id>.dsql.<region>.on.aws'."
             )
         host = f"{host.lower()}.dsql.{region}.on.aws"
     return URL.create(
@@ -74,17 +79,43 @@ def dsql_url(
     )
 
 
+def _configured_region(profile: str | None = None) -> str | None:
+    """The region from ``AWS_REGION`` or the AWS configuration (profile-aware)."""
+    import os
+
+    if os.environ.get("AWS_REGION"):
+        return os.environ["AWS_REGION"]
+    import botocore.session  # type: ignore[import-untyped,unused-ignore]
+
+    region = botocore.session.Session(profile=profile).get_config_variable("region")
+    return str(region) if region else None
+
+
 def _engine_kwargs(
     region: str | None,
     profile: str | None,
     token_duration: float | None,
     engine_kwargs: dict[str, Any],
 ) -> dict[str, Any]:
-    # the connector spells the lifetime token_duration_secs
+    # the connector's spellings
     legacy = engine_kwargs.pop("token_duration_secs", None)
     if token_duration is None:
         token_duration = legacy
-    options = {"region": region, "profile": profile, "token_duration": token_duration}
+    provider = engine_kwargs.pop("custom_credentials_provider", None)
+    aws_session = engine_kwargs.pop("aws_session", None)
+    if provider is not None:
+        if aws_session is not None:
+            raise sa_exc.ArgumentError("pass custom_credentials_provider or aws_session, not both")
+        import botocore.session  # type: ignore[import-untyped,unused-ignore]
+
+        aws_session = botocore.session.Session(profile=profile)
+        aws_session.get_component("credential_provider").insert_before("env", provider)
+    options = {
+        "region": region,
+        "profile": profile,
+        "token_duration": token_duration,
+        "aws_session": aws_session,
+    }
     return {**{k: v for k, v in options.items() if v is not None}, **engine_kwargs}
 
 
@@ -98,6 +129,7 @@ def create_dsql_engine(
     database: str = "postgres",
     port: int | None = None,
     driver: str = "psycopg",
+    dbname: str | None = None,
     **engine_kwargs: Any,
 ) -> Engine:
     """An :class:`~sqlalchemy.engine.Engine` for an Aurora DSQL cluster.
@@ -109,6 +141,7 @@ def create_dsql_engine(
     :param profile: AWS profile for credentials; default: the standard chain.
     :param token_duration: IAM token lifetime in seconds (default 900);
         ``token_duration_secs`` is accepted too.
+    :param database: database name (``dbname`` is accepted too); DSQL has ``postgres``.
     :param driver: ``"psycopg"`` (default) or ``"psycopg2"``.
     :param engine_kwargs: passed to :func:`sqlalchemy.create_engine`.
     """
@@ -117,7 +150,7 @@ def create_dsql_engine(
             f"driver={driver!r}: use one of {_SYNC_DRIVERS} "
             "(create_async_dsql_engine() for asyncio)"
         )
-    url = dsql_url(host, user, region=region, database=database, port=port, driver=driver)
+    url = dsql_url(host, user, region=region, database=dbname or database, port=port, driver=driver)
     return create_engine(url, **_engine_kwargs(region, profile, token_duration, engine_kwargs))
 
 
@@ -131,6 +164,7 @@ def create_async_dsql_engine(
     database: str = "postgres",
     port: int | None = None,
     driver: str = "psycopg_async",
+    dbname: str | None = None,
     **engine_kwargs: Any,
 ) -> AsyncEngine:
     """The asyncio twin of :func:`create_dsql_engine` (psycopg 3's async
@@ -139,7 +173,7 @@ def create_async_dsql_engine(
 
     if driver not in _ASYNC_DRIVERS:
         raise sa_exc.ArgumentError(f"driver={driver!r}: use one of {_ASYNC_DRIVERS}")
-    url = dsql_url(host, user, region=region, database=database, port=port, driver=driver)
+    url = dsql_url(host, user, region=region, database=dbname or database, port=port, driver=driver)
     return create_async_engine(
         url, **_engine_kwargs(region, profile, token_duration, engine_kwargs)
     )

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import event
+from sqlalchemy import event, orm
 from sqlalchemy import schema as sa_schema
 from sqlalchemy.engine import URL
 
@@ -65,7 +65,7 @@ _DEPTH_KEY = "auroradsql_ddl_depth"
 class _TransactionState:
     """What the current driver-level transaction has done (per pooled connection)."""
 
-    __slots__ = ("wrote", "rows", "bytes", "started", "aborted")
+    __slots__ = ("wrote", "rows", "bytes", "started")
 
     def __init__(self) -> None:
         self.reset()
@@ -75,7 +75,6 @@ class _TransactionState:
         self.rows = 0
         self.bytes = 0
         self.started: float | None = None
-        self.aborted: Exception | None = None
 
 
 class ExecutionMixin:
@@ -168,6 +167,13 @@ class ExecutionMixin:
 
         return connect
 
+    @classmethod
+    def engine_created(cls, engine: Any) -> None:
+        parent = getattr(super(), "engine_created", None)
+        if parent is not None:
+            parent(engine)
+        event.listen(engine.pool, "checkin", _forget_ddl_state)
+
     # -- plans -------------------------------------------------------------------------
 
     def _plan(self, statement: str) -> StatementPlan:
@@ -212,10 +218,6 @@ class ExecutionMixin:
     ) -> None:
         state = _state(context)
         strict = self.local_mode == "strict"
-        if state is not None and state.aborted is not None:
-            raise self._server_error(
-                "25P02", "current transaction is aborted, commands ignored until end of transaction block"
-            )
         if plan.violations:
             violation = plan.violations[0]
             raise self._server_error(
@@ -254,9 +256,11 @@ class ExecutionMixin:
         if parameters:
             state.bytes += _estimate_bytes(parameters, many)
         if state.rows > self.limits.transaction_rows and "transaction-rows" not in self.relaxed_rules:
-            error = self._rule_error("transaction-rows")
-            state.aborted = error
-            raise error
+            # Raised by the server itself, so that PostgreSQL aborts the
+            # transaction exactly as DSQL does (later statements: 25P02).
+            from .local import jobs
+
+            jobs.raise_on_server(cursor, rules.RULES["transaction-rows"])
 
     def _execute_ddl(
         self,
@@ -284,7 +288,9 @@ class ExecutionMixin:
                     for followup in followups:
                         plan = self._plans.get(followup) or self._plan(followup)
                         local = plan.local_sql if (self.local_mode and plan.local_sql) else followup
-                        self._run_job_aware(followup_cursor, local, None, plan, context)
+                        # the statement's (empty) parameters: the driver then turns
+                        # the "%%" the compiler wrote for a "%" in a name back into "%"
+                        self._run_job_aware(followup_cursor, local, parameters, plan, context)
                 finally:
                     followup_cursor.close()
         if state is not None:
@@ -292,7 +298,10 @@ class ExecutionMixin:
 
     def _run_job_aware(self, cursor: Any, sql: str, parameters: Any, plan: StatementPlan, context: Any) -> None:
         if plan.job is None:
-            if parameters:
+            # An empty (not None) parameter set is passed on: compiled DDL
+            # writes "%" in names as "%%", which only the driver's parameter
+            # processing turns back into "%".
+            if parameters is not None:
                 cursor.execute(sql, parameters)
             else:
                 cursor.execute(sql)
@@ -303,7 +312,7 @@ class ExecutionMixin:
 
             job_id = jobs.run_as_job(self, cursor, plan, sql, parameters, subject)
         else:
-            cursor.execute(sql, parameters) if parameters else cursor.execute(sql)
+            cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
             row = cursor.fetchone()
             job_id = str(row[0])
             self._rewind_job_row(cursor, row)
@@ -361,7 +370,7 @@ class ExecutionMixin:
 
     def do_commit(self, dbapi_connection: Any) -> None:
         state = _state_of(dbapi_connection)
-        if state is not None and (state.wrote or state.aborted):
+        if state is not None and state.wrote:
             try:
                 if self.local_mode == "strict":
                     self._check_at_commit(dbapi_connection, state)
@@ -370,8 +379,8 @@ class ExecutionMixin:
         super().do_commit(dbapi_connection)  # type: ignore[misc]
 
     def _check_at_commit(self, dbapi_connection: Any, state: _TransactionState) -> None:
-        failed: Exception | None = state.aborted
-        if failed is None and state.bytes > self.limits.transaction_bytes and "transaction-size" not in self.relaxed_rules:
+        failed: Exception | None = None
+        if state.bytes > self.limits.transaction_bytes and "transaction-size" not in self.relaxed_rules:
             failed = self._rule_error("transaction-size")
         if (
             failed is None
@@ -507,6 +516,38 @@ def _leave_ddl(target: Any, connection: Any, **kw: Any) -> None:
         connection.dialect._wait_for_pending(connection)
 
 
+def _forget_ddl_state(dbapi_connection: Any, record: Any) -> None:
+    # A create_all / Table.create that failed half-way never reached its
+    # after_create event: don't let its depth or jobs outlive the checkout.
+    if record is not None:
+        record.info.pop(_DEPTH_KEY, None)
+        record.info.pop(_PENDING_KEY, None)
+
+
 for _target in (sa_schema.MetaData, sa_schema.Table, sa_schema.Index):
     event.listen(_target, "before_create", _enter_ddl)
     event.listen(_target, "after_create", _leave_ddl)
+
+
+# -- Session.begin_nested() ------------------------------------------------------------------------
+# The ORM emits SAVEPOINT lazily, at the first statement inside the nested block;
+# DSQL has no SAVEPOINT, so refuse at begin_nested() itself, leaving the outer
+# transaction as it was.
+
+
+def _refuse_nested_session_transaction(session: Any, transaction: Any) -> None:
+    if not transaction.nested:
+        return
+    try:
+        bind = session.get_bind()
+    except Exception:  # no single bind (per-mapper binds): the refusal comes at SAVEPOINT time
+        return
+    if getattr(bind, "dialect", None) is None or bind.dialect.name != "auroradsql":
+        return
+    transaction.close()  # the session's current transaction is the outer one again
+    from .errors import DSQLUnsupportedError
+
+    raise DSQLUnsupportedError("SAVEPOINT (Session.begin_nested)", "savepoint")
+
+
+event.listen(orm.Session, "after_transaction_create", _refuse_nested_session_transaction)

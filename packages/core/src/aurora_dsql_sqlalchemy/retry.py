@@ -97,7 +97,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
@@ -152,9 +152,7 @@ _RETRYABLE_KINDS = frozenset(
 )
 _OC_KINDS: Mapping[str, ErrorKind] = {"OC000": "occ-data", "OC001": "occ-schema"}
 _LIMIT_RULES = tuple(
-    r
-    for r in rules.RULES.values()
-    if r.id.startswith("transaction-") and r.sqlstate == "54000"
+    r for r in rules.RULES.values() if r.id.startswith("transaction-") and r.sqlstate == "54000"
 )
 _LIMIT_SQLSTATE = "54000"
 _MAX_CHAIN = 8
@@ -276,9 +274,7 @@ def classify(exc: BaseException, *, at_commit: bool = False) -> Classification:
     message = _server_message(error) if sqlstate else ""
 
     if sqlstate == rules.OCC_SQLSTATE:
-        match = rules.OCC_CODE_PATTERN.search(message) or rules.OCC_CODE_PATTERN.search(
-            str(error)
-        )
+        match = rules.OCC_CODE_PATTERN.search(message) or rules.OCC_CODE_PATTERN.search(str(error))
         oc_code = match.group(0) if match else None
         kind = _OC_KINDS[oc_code] if oc_code else "serialization"
         rule_id = kind if oc_code else None
@@ -287,9 +283,7 @@ def classify(exc: BaseException, *, at_commit: bool = False) -> Classification:
     if sqlstate == _LIMIT_SQLSTATE:
         for limit in _LIMIT_RULES:
             if limit.message.lower() in message.lower():
-                return Classification(
-                    "transaction-limit", False, sqlstate, rule_id=limit.id
-                )
+                return Classification("transaction-limit", False, sqlstate, rule_id=limit.id)
         if re.search(r"\btransaction\b", message, re.IGNORECASE):
             return Classification("transaction-limit", False, sqlstate)
         return Classification("other", False, sqlstate)
@@ -347,16 +341,13 @@ def backoff_delay(
 
 def _options_of(bind: object) -> Mapping[str, Any]:
     """Execution options of whatever engine ``bind`` leads to."""
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
     target: Any = bind
-    if (
-        isinstance(target, (sessionmaker,))
-        or type(target).__name__ == "async_sessionmaker"
-    ):
+    if isinstance(target, (sessionmaker, async_sessionmaker)):
         target = target.kw.get("bind")
-    elif isinstance(target, Session) or type(target).__name__ == "AsyncSession":
+    elif isinstance(target, (Session, AsyncSession)):
         target = target.bind
-    if target is None:
-        return {}
     getter = getattr(target, "get_execution_options", None)
     if getter is None:
         return {}
@@ -395,9 +386,7 @@ class _Attempts:
     """Bookkeeping for one call: decides, after each failure, to retry
     (returning the wait) or to raise."""
 
-    def __init__(
-        self, bind: object, policy: RetryPolicy, on_retry: RetryCallback | None
-    ) -> None:
+    def __init__(self, bind: object, policy: RetryPolicy, on_retry: RetryCallback | None) -> None:
         self.policy = policy
         self.max_attempts = policy.max_retries + 1
         self.on_retry = on_retry or _options_of(bind).get("on_retry")
@@ -414,19 +403,7 @@ class _Attempts:
         self.labels.append(f"attempt {attempt}: {verdict.describe()}")
 
         if verdict.kind == "transaction-limit":
-            which = (
-                rules.rule(verdict.rule_id).title
-                if verdict.rule_id
-                else "a transaction limit"
-            )
-            raise TransactionLimitExceeded(
-                f"The transaction exceeded Aurora DSQL's limit on {which} "
-                f"[SQLSTATE {verdict.sqlstate}; at most {rules.LIMITS.transaction_rows:,} rows, "
-                f"{rules.LIMITS.transaction_bytes // (1024 * 1024)} MiB and "
-                f"{rules.LIMITS.transaction_seconds:.0f} s per transaction]. Retrying cannot help: "
-                "split the work into smaller transactions, e.g. with "
-                "aurora_dsql_sqlalchemy.bulk.chunked_write() or chunked_delete()."
-            ) from exc
+            raise TransactionLimitExceeded(_limit_message(verdict)) from exc
         if verdict.kind == "commit-outcome-unknown":
             if isinstance(exc, CommitOutcomeUnknown):
                 raise exc
@@ -444,9 +421,7 @@ class _Attempts:
         delay = backoff_delay(self.policy, attempt)
         budget = self.policy.max_elapsed
         if budget is not None and elapsed + delay > budget:
-            self._give_up(
-                f"within its {budget:g} s budget ({attempt} attempts)", elapsed
-            )
+            self._give_up(f"within its {budget:g} s budget ({attempt} attempts)", elapsed)
 
         log.info(
             "Aurora DSQL transaction attempt %d of %d failed with %s; retrying in %.1f ms",
@@ -456,25 +431,28 @@ class _Attempts:
             delay * 1000,
         )
         if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "attempt %d error: %s", attempt, _server_message(_driver_error(exc)[0])
-            )
+            log.debug("attempt %d error: %s", attempt, _server_message(_driver_error(exc)[0]))
         if self.on_retry is not None:
-            self.on_retry(
-                RetryEvent(attempt, self.max_attempts, delay, elapsed, verdict, exc)
-            )
+            self.on_retry(RetryEvent(attempt, self.max_attempts, delay, elapsed, verdict, exc))
         return delay
 
-    def _give_up(self, how: str, elapsed: float) -> None:
-        log.warning(
-            "Aurora DSQL transaction gave up %s in %.3f s: %s",
-            how,
-            elapsed,
-            "; ".join(self.labels),
+    def _summary(self) -> str:
+        if len(self.labels) <= 5:
+            return "; ".join(self.labels)
+        counts: dict[str, int] = {}
+        for label in self.labels:
+            kind = label.split(": ", 1)[1]
+            counts[kind] = counts.get(kind, 0) + 1
+        return ", ".join(f"{kind} x {n}" for kind, n in counts.items()) + (
+            f"; last {self.labels[-1]}"
         )
+
+    def _give_up(self, how: str, elapsed: float) -> None:
+        summary = self._summary()
+        log.warning("Aurora DSQL transaction gave up %s in %.3f s: %s", how, elapsed, summary)
         raise RetriesExhausted(
             f"The transaction kept failing with retryable errors and was given up {how}, "
-            f"{elapsed:.3f} s after it started ({'; '.join(self.labels)}). Under heavy "
+            f"{elapsed:.3f} s after it started ({summary}). Under heavy "
             "contention allow more retries (max_retries=..., or a retry_policy execution "
             "option), or reduce how many transactions write the same rows.",
             self.errors,
@@ -490,12 +468,27 @@ class _Phase:
         self.at_commit = False
 
 
+def _limit_message(verdict: Classification) -> str:
+    limits = rules.LIMITS
+    what = (
+        f"{rules.rule(verdict.rule_id).title} [rule {verdict.rule_id}, SQLSTATE {verdict.sqlstate}]"
+        if verdict.rule_id
+        else f"a per-transaction limit [SQLSTATE {verdict.sqlstate}]"
+    )
+    return (
+        f"Aurora DSQL refused the transaction: {what}. A transaction may modify at most "
+        f"{limits.transaction_rows:,} rows, write {limits.transaction_bytes // (1024 * 1024)} MiB "
+        f"and last {limits.transaction_seconds:.0f} s. It was not retried (it would fail the "
+        "same way) and nothing was written: split the work into smaller transactions, e.g. "
+        "with aurora_dsql_sqlalchemy.bulk.chunked_write() / chunked_insert() / "
+        "chunked_delete()."
+    )
+
+
 def _quiet_rollback(rollback: Callable[[], object]) -> None:
     try:
         rollback()
-    except (
-        Exception
-    ):  # the connection may be gone; the error that matters is already known
+    except Exception:  # the connection may be gone; the error that matters is already known
         log.debug("rollback after a failed attempt failed", exc_info=True)
 
 
@@ -508,12 +501,8 @@ async def _quiet_rollback_async(rollback: Callable[[], Awaitable[object]]) -> No
 
 # -- synchronous -----------------------------------------------------------------------
 
-Bind = Union[Engine, Connection, "sessionmaker[Any]", Session]
 
-
-def _attempt_connection(
-    conn: Connection, fn: Callable[[Connection], T], phase: _Phase
-) -> T:
+def _attempt_connection(conn: Connection, fn: Callable[[Connection], T], phase: _Phase) -> T:
     if conn.in_transaction():
         raise sa_exc.InvalidRequestError(
             "run_transaction() needs a Connection with no transaction in progress: it "
@@ -650,7 +639,7 @@ def run_transaction(
         phase = _Phase()
         try:
             return _run_once(bind, fn, phase)
-        except Exception as exc:  # noqa: BLE001 - failed() re-raises what is not retryable
+        except Exception as exc:
             delay = attempts.failed(exc, at_commit=phase.at_commit)
         if delay > 0:
             time.sleep(delay)
@@ -706,9 +695,7 @@ async def _attempt_session_async(
     return result
 
 
-async def _run_once_async(
-    bind: Any, fn: Callable[[Any], Awaitable[T]], phase: _Phase
-) -> T:
+async def _run_once_async(bind: Any, fn: Callable[[Any], Awaitable[T]], phase: _Phase) -> T:
     from sqlalchemy.ext.asyncio import (
         AsyncConnection,
         AsyncEngine,
@@ -788,7 +775,7 @@ async def run_transaction_async(
         phase = _Phase()
         try:
             return await _run_once_async(bind, fn, phase)
-        except Exception as exc:  # noqa: BLE001 - failed() re-raises what is not retryable
+        except Exception as exc:
             delay = attempts.failed(exc, at_commit=phase.at_commit)
         await asyncio.sleep(delay)
 
@@ -845,9 +832,7 @@ def transactional(
 
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            return run_transaction(
-                bind, lambda target: fn(target, *args, **kwargs), **options
-            )
+            return run_transaction(bind, lambda target: fn(target, *args, **kwargs), **options)
 
         return run
 

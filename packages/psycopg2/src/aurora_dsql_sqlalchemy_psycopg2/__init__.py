@@ -22,7 +22,12 @@ def _error_class(sqlstate: str) -> type:
     from psycopg2 import errors
 
     base = errors.lookup(sqlstate)
-    return type(base.__name__, (base,), {"pgcode": sqlstate, "__module__": __name__})
+    namespace = {
+        "pgcode": sqlstate,
+        "pgerror": property(lambda self: str(self.args[0]) if self.args else None),
+        "__module__": __name__,
+    }
+    return type(base.__name__, (base,), namespace)
 
 
 class AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2):  # type: ignore[misc]
@@ -31,9 +36,7 @@ class AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2):  # type
     supports_statement_cache = True
 
     def _server_error(self, sqlstate: str, message: str) -> Exception:
-        error = _error_class(sqlstate)(message)
-        error.pgerror = message  # type: ignore[misc]
-        return error
+        return _error_class(sqlstate)(message)  # type: ignore[no-any-return]
 
     def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
         from psycopg2 import extensions

@@ -6,10 +6,16 @@ only binds it to SQLAlchemy's psycopg dialects and psycopg's error classes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg, PGDialectAsync_psycopg
+from sqlalchemy.dialects.postgresql.psycopg import (
+    PGDialect_psycopg,
+    PGDialectAsync_psycopg,
+)
+
+if TYPE_CHECKING:
+    from aurora_dsql_sqlalchemy.auth import IAMTokenProvider
 
 __all__ = ["AuroraDSQLDialect_psycopg", "AuroraDSQLDialect_psycopg_async"]
 
@@ -59,7 +65,8 @@ class AuroraDSQLDialect_psycopg_async(AuroraDSQLDialect, PGDialectAsync_psycopg)
         cargs, cparams = super().create_connect_args(url)
         provider = getattr(self, "token_provider", None)
         if provider is not None and not isinstance(provider, _ThreadedTokenProvider):
-            self.token_provider = _ThreadedTokenProvider(provider)
+            # duck-typed: same methods, run off the event loop
+            self.token_provider = cast("IAMTokenProvider", _ThreadedTokenProvider(provider))
         return cargs, cparams
 
     def _server_error(self, sqlstate: str, message: str) -> Exception:

@@ -713,8 +713,12 @@ class _Checker:
             )
 
     def _persistence(self, rangevar: Node | None, statement: str, name: str) -> None:
-        if rangevar and rangevar.get("relpersistence") == "t":
+        persistence = rangevar.get("relpersistence") if rangevar else None
+        if persistence == "t":
             self.add("temporary-table", f"{statement} {name}", statement=statement)
+        elif persistence == "u":  # UNLOGGED: a storage option DSQL doesn't have
+            unlogged = statement.replace("TEMPORARY", "UNLOGGED")
+            self.add("tablespace", f"{unlogged} {name}", statement=unlogged)
 
     def _column(self, table: str, column: Node) -> _Type | None:
         """Checks one column definition; returns its type."""

@@ -88,11 +88,13 @@ def setup_session(dbapi_conn: Any) -> None:
 def run_as_job(dialect: Any, cursor: Any, plan: Any, sql: str, parameters: Any, subject: str) -> str:
     """Run an ASYNC statement synchronously (``sql`` has ASYNC removed) and record
     it as a DSQL job.  Leaves ``cursor`` on a one-row result ``job_id``, as DSQL does."""
+    if plan.job == "index" and dialect.local_mode == "strict":
+        _check_index_count(dialect, cursor, sql)
     job_id = str(uuid.uuid4())
     job_type = "INDEX_BUILD" if plan.job == "index" else "VALIDATE_CONSTRAINT"
     status, details = "completed", None
     try:
-        if parameters:
+        if parameters is not None:  # an empty set too: the driver turns "%%" back into "%"
             cursor.execute(sql, parameters)
         else:
             cursor.execute(sql)
@@ -111,3 +113,29 @@ def run_as_job(dialect: Any, cursor: Any, plan: Any, sql: str, parameters: Any, 
         (job_id, status, details, job_type, subject),
     )
     return job_id
+
+
+def _check_index_count(dialect: Any, cursor: Any, sql: str) -> None:
+    """DSQL's limit of indexes per table needs the catalog, so it is checked
+    here, when an index is about to be built, rather than by the statement checker."""
+    if "indexes-per-table" in dialect.relaxed_rules:
+        return
+    from .checks import created_indexes
+
+    limit = dialect.limits.indexes_per_table
+    for table, _line in created_indexes(sql, placeholders=True):
+        cursor.execute(
+            "SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = to_regclass(%s)", (table,)
+        )
+        if cursor.fetchone()[0] >= limit:
+            raise dialect._rule_error("indexes-per-table")
+
+
+def raise_on_server(cursor: Any, rule: Any) -> None:
+    """Make PostgreSQL itself fail the current statement with DSQL's SQLSTATE
+    and message, aborting the transaction as DSQL would."""
+    message = rule.server_message().replace("'", "''")
+    cursor.execute(
+        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '%s', MESSAGE = '%s'; END $$"
+        % (rule.sqlstate, message)
+    )

@@ -21,6 +21,7 @@ import logging
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -44,7 +45,10 @@ class EmbeddedPostgres:
 
     def start(self) -> EmbeddedPostgres:
         try:
-            import pgserver
+            with warnings.catch_warnings():
+                # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells)
+                warnings.simplefilter("ignore")
+                import pgserver
         except ImportError as missing:  # pragma: no cover - depends on install
             raise RuntimeError(
                 "The embedded PostgreSQL needs the 'pgserver' wheel: "

@@ -8,22 +8,23 @@ for ``postgresql`` only, so the ones DSQL can use are registered here for
 * no extra databases (DSQL has one, ``postgres``): ``create_db`` / ``drop_db``
   refuse, so run the suite without ``pytest-xdist`` followers;
 * no temporary tables;
-* no ``pg_backend_pid()``, prepared transactions, enum types or extensions,
-  which PostgreSQL's clean-up hooks rely on;
+* PostgreSQL's clean-up and set-up hooks that use ``pg_backend_pid()``,
+  prepared transactions, enum types or extensions stay unregistered here;
 * the suite's two extra schemas are created when the engine is configured.
 
-Importing this module registers the hooks; the compliance suite's conftest
-does so.
+Importing this module registers the hooks; SQLAlchemy's plugin does so
+through :meth:`AuroraDSQLDialect.load_provisioning`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import provision as pg_provision
+from sqlalchemy.dialects.postgresql import provision as _pg_provision  # noqa: F401  (registers PostgreSQL's hooks)
 from sqlalchemy.testing.provision import (
     create_db,
     drop_db,
+    is_preferred_driver,
     post_configure_engine,
     set_default_schema_on_connection,
     temp_table_keyword_args,
@@ -50,6 +51,14 @@ def _drop_db(cfg: Any, eng: Any, ident: str) -> None:
     raise DSQLUnsupportedError(f"DROP DATABASE {ident}", "server-admin")
 
 
+@is_preferred_driver.for_db(DIALECT)
+def _is_preferred_driver(cfg: Any, engine: Any) -> bool:
+    """Each run of the suite tests one driver, so that driver is the preferred
+    one (SQLAlchemy's default compares it with whichever driver the bare
+    ``auroradsql`` name resolves to)."""
+    return True
+
+
 @temp_table_keyword_args.for_db(DIALECT)
 def _temp_table_keyword_args(cfg: Any, eng: Any) -> dict[str, Any]:
     raise DSQLUnsupportedError("A temporary table for the test suite", "temporary-table")
@@ -66,6 +75,8 @@ def _create_suite_schemas(url: Any, engine: Any, follower_ident: Any) -> None:
         conn.commit()
 
 
-# What PostgreSQL's hooks do that DSQL supports as well.
-set_default_schema_on_connection.for_db(DIALECT)(pg_provision._postgresql_set_default_schema_on_connection)
-upsert.for_db(DIALECT)(pg_provision._upsert)
+# PostgreSQL's own hooks where DSQL behaves the same (SET search_path,
+# INSERT ... ON CONFLICT).  The decorators in SQLAlchemy's module return the
+# dispatcher, so the functions are taken from its registry.
+for _hook in (set_default_schema_on_connection, upsert):
+    _hook.for_db(DIALECT)(_hook.fns["postgresql"])

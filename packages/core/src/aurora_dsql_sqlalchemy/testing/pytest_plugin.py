@@ -32,6 +32,14 @@ Fixtures (session scope):
     server.  Clean up between tests as your suite prefers (for example
     ``metadata.drop_all(dsql_engine)``).
 
+``dsql_engine_options``
+    Extra ``create_engine()`` keywords for ``dsql_engine`` (none by default).
+    Override it in a ``conftest.py`` to relax rules or change limits::
+
+        @pytest.fixture(scope="session")
+        def dsql_engine_options():
+            return {"relax": ["truncate"]}
+
 The module imports only pytest when it loads; SQLAlchemy, the dialect and the
 server are touched only by a test that uses a fixture.
 """
@@ -40,14 +48,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
-__all__ = ["dsql_database_url", "dsql_engine"]
+__all__ = ["dsql_database_url", "dsql_engine", "dsql_engine_options"]
 
 URL_VARIABLE = "AURORA_DSQL_TEST_URL"
 DRIVER_VARIABLE = "AURORA_DSQL_TEST_DRIVER"
@@ -88,7 +96,15 @@ def dsql_database_url() -> Iterator[URL]:
 
 
 @pytest.fixture(scope="session")
-def dsql_engine(dsql_database_url: URL) -> Iterator[Engine]:
+def dsql_engine_options() -> dict[str, Any]:
+    """Extra ``create_engine()`` keywords for ``dsql_engine``; override it to relax rules."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def dsql_engine(
+    dsql_database_url: URL, dsql_engine_options: dict[str, Any]
+) -> Iterator[Engine]:
     """A strict local-mode engine working in a fresh schema for this test session."""
     import uuid
 
@@ -104,9 +120,12 @@ def dsql_engine(dsql_database_url: URL) -> Iterator[Engine]:
     )
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = sa.create_engine(
-        dsql_database_url, connect_args={"options": f"-c search_path={schema}"}
-    )
+    options = dict(dsql_engine_options)
+    connect_args = {
+        "options": f"-c search_path={schema}",
+        **options.pop("connect_args", {}),
+    }
+    engine = sa.create_engine(dsql_database_url, connect_args=connect_args, **options)
     try:
         yield engine
     finally:

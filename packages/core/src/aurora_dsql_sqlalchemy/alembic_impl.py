@@ -1,0 +1,463 @@
+"""Alembic on Aurora DSQL.
+
+Importing :mod:`aurora_dsql_sqlalchemy` registers this implementation with
+Alembic for the ``auroradsql`` dialect when Alembic is installed, so
+``alembic init``, ``alembic revision --autogenerate`` and ``alembic upgrade``
+work with an ``auroradsql+...`` URL and the stock ``env.py``.
+
+One DDL statement per transaction
+    DSQL runs one DDL statement per transaction and refuses DDL and DML in the
+    same transaction (``0A000``); Alembic writes ``alembic_version`` (DML) in
+    the transaction of each migration.  This implementation declares
+    ``transactional_ddl = False``, so Alembic opens one transaction per
+    migration (``transaction_per_migration`` behaviour, whatever ``env.py``
+    says), and the dialect's execution layer runs each DDL statement in a
+    transaction of its own (driver autocommit).  The ``alembic_version``
+    write is therefore alone in the migration's transaction and commits at
+    the end of the migration.  Data changes inside a migration
+    (``op.execute("UPDATE ...")``, ``op.bulk_insert``) share that transaction:
+    put them *after* the migration's DDL, or in a migration of their own, and
+    keep them under DSQL's 3,000-row limit.
+
+If a migration fails halfway
+    Each DDL statement has already committed when the next one runs, so a
+    migration that fails at its third statement leaves the first two applied
+    while ``alembic_version`` still names the previous revision (the version
+    row is written only after the whole migration ran).  The error says which
+    statements were applied (also logged at ERROR on the ``alembic`` logger).
+    To resume: undo those statements by hand (or make the migration skip
+    them, e.g. ``op.create_table(..., if_not_exists=True)``), fix the cause,
+    and run ``alembic upgrade`` again.  If every statement ran and only the
+    version write failed (an OCC conflict, a lost connection), the schema is
+    at the new revision: run ``alembic stamp <revision>`` (the error names
+    it).  Keeping one operation per migration makes both cases trivial.
+
+Constraints, indexes and columns the DSQL way
+    * ``op.create_index`` emits ``CREATE INDEX ASYNC`` and waits for the job
+      (``create_engine(..., wait_for_jobs=False)`` to not wait);
+      ``auroradsql_include`` / ``postgresql_include`` columns are honoured.
+    * ``op.create_foreign_key`` / ``op.create_check_constraint`` add the
+      constraint ``NOT VALID`` and validate it with ``ALTER TABLE ASYNC ...
+      VALIDATE CONSTRAINT``, waiting for the job.
+    * ``op.create_unique_constraint`` builds ``CREATE UNIQUE INDEX ASYNC`` named
+      like the constraint, waits for it, then ``ALTER TABLE ... ADD CONSTRAINT
+      name UNIQUE USING INDEX name``.
+    * What DSQL cannot do is refused before anything is sent, online and in
+      ``--sql`` mode, with :class:`~aurora_dsql_sqlalchemy.errors.DSQLUnsupportedError`
+      naming the rule and the recipe: ``add_column`` with a server default,
+      NOT NULL, a constraint or identity (``add-column-constraint``),
+      ``alter_column(type_=...)`` (``alter-column-type``),
+      ``alter_column(nullable=False)`` (``set-not-null``), primary-key
+      changes (``primary-key-change``).  ``alembic revision --autogenerate``
+      refuses the same changes when it detects them (Alembic >= 1.18).
+
+Offline mode (``alembic upgrade --sql``)
+    No BEGIN/COMMIT is written: run the script with autocommit (psql does by
+    default), so each statement is its own transaction.  After each ASYNC
+    statement a comment shows the ``CALL sys.wait_for_job(...)`` to run with
+    the ``job_id`` it returned before the next statement.
+
+Autogenerate
+    A database created from the same models compares equal: DSQL's
+    ``btree_index`` access method, the identity column the dialect makes of an
+    integer autoincrement key, enums stored as checked VARCHARs, NUMERIC
+    stored as ``numeric(18,6)``, volatile server defaults such as
+    ``gen_random_uuid()`` and, with ``foreign_keys=False``, the foreign keys
+    the dialect leaves out are not reported as changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from alembic.ddl.postgresql import PostgresqlImpl
+from sqlalchemy import schema as sa_schema
+from sqlalchemy import types as sqltypes
+from sqlalchemy.sql import dml
+
+from . import rules
+from .compiler import dialect_option
+from .errors import DSQLUnsupportedError
+from .statements import Kind, classify
+
+__all__ = ["AuroraDSQLImpl"]
+
+log = logging.getLogger("alembic.runtime.migration")
+
+_WAIT_HINT = (
+    "-- Aurora DSQL: the statement above returns a job_id; run "
+    "CALL sys.wait_for_job('<job_id>') before the next statement."
+)
+
+
+class AuroraDSQLImpl(PostgresqlImpl):
+    """Alembic's operations for Aurora DSQL (registered for ``auroradsql``)."""
+
+    __dialect__ = "auroradsql"
+    transactional_ddl = False
+    """One transaction per migration; each DDL statement commits on its own."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.applied_ddl: list[str] = []
+        """DDL statements of the running migration that have committed."""
+        self.version_table = self.context_opts.get("version_table", "alembic_version")
+
+    # -- running statements ------------------------------------------------------------
+
+    def start_migrations(self) -> None:
+        super().start_migrations()
+        self.applied_ddl = []
+
+    def _exec(self, construct: Any, *args: Any, **kw: Any) -> Any:
+        if self.as_sql:
+            return self._exec_offline(construct, *args, **kw)
+        version_write = self._version_write(construct)
+        try:
+            result = super()._exec(construct, *args, **kw)
+        except Exception as error:
+            self._report_partial_migration(error, version_write)
+            raise
+        if version_write is not None:
+            self.applied_ddl = []  # the migration is recorded
+        elif self._is_ddl(construct):
+            self.applied_ddl.append(self._describe(construct))
+        return result
+
+    def _exec_offline(self, construct: Any, *args: Any, **kw: Any) -> Any:
+        super()._exec(construct, *args, **kw)
+        if isinstance(construct, str) or not isinstance(construct, sa_schema.ExecutableDDLElement):
+            return None
+        compiled = construct.compile(dialect=self.dialect)
+        if classify(str(compiled)).job is not None:
+            self.static_output(_WAIT_HINT)
+        for followup in getattr(compiled, "followup_statements", ()):
+            self.static_output(followup + self.command_terminator)
+            if classify(followup).job is not None:
+                self.static_output(_WAIT_HINT)
+        return None
+
+    def _version_write(self, construct: Any) -> str | None:
+        """``"<revision>"`` (or ``""``) if ``construct`` writes the version table."""
+        if (
+            isinstance(construct, (dml.Insert, dml.Update, dml.Delete))
+            and getattr(construct.table, "name", None) == self.version_table
+        ):
+            return str(construct.compile().params.get("version_num") or "")
+        return None
+
+    def _is_ddl(self, construct: Any) -> bool:
+        if isinstance(construct, sa_schema.ExecutableDDLElement):
+            return True
+        text = getattr(construct, "text", construct)
+        return isinstance(text, str) and classify(text).kind is Kind.DDL
+
+    def _describe(self, construct: Any) -> str:
+        if isinstance(construct, str):
+            return construct
+        try:
+            return " ".join(str(construct.compile(dialect=self.dialect)).split())
+        except Exception:  # describing only, never failing
+            return type(construct).__name__
+
+    def _report_partial_migration(self, error: Exception, version_write: str | None) -> None:
+        notes = []
+        if rules.RULES["ddl-dml-mix"].message in str(error):
+            notes.append(
+                "Aurora DSQL: this migration changed data and then ran DDL in the same "
+                "transaction. Run the data change in "
+                "`with op.get_context().autocommit_block(): ...`, after the DDL, or in a "
+                "migration of its own."
+            )
+        if version_write is not None:
+            message = (
+                "Aurora DSQL: the migration's statements ran (each DDL statement commits "
+                "on its own) but writing alembic_version failed; the schema is at the "
+                f"new revision while alembic_version is not. Check the schema, then run "
+                f"`alembic stamp {version_write or '<revision>'}`."
+            )
+        elif self.applied_ddl:
+            applied = "\n".join(f"  {i}. {s}" for i, s in enumerate(self.applied_ddl, 1))
+            message = (
+                "Aurora DSQL: this migration failed after these DDL statements had already "
+                "committed (DSQL runs each DDL statement in its own transaction):\n"
+                f"{applied}\nalembic_version still names the previous revision. Undo them "
+                "(or make the migration skip them, e.g. if_not_exists=True), fix the cause, "
+                "and run `alembic upgrade` again."
+            )
+        else:
+            message = ""
+        notes.extend(filter(None, [message]))
+        for note in notes:
+            log.error(note)
+            if hasattr(error, "add_note"):  # Python >= 3.11; the log has it on 3.10
+                error.add_note(note)
+
+    # -- operations ------------------------------------------------------------------------
+
+    def add_column(self, table_name: str, column: Any, *args: Any, **kw: Any) -> None:
+        self._refuse_column_extras(table_name, column)
+        super().add_column(table_name, column, *args, **kw)
+
+    def _refuse_column_extras(self, table_name: str, column: Any) -> None:
+        extras = []
+        if column.server_default is not None:
+            extras.append("a server default")
+        if column.nullable is False and not column.primary_key:
+            extras.append("NOT NULL")
+        if column.primary_key:
+            raise DSQLUnsupportedError(
+                f"op.add_column({table_name!r}, {column.name!r}, primary_key=True)",
+                "primary-key-change",
+            )
+        if column.identity is not None:
+            extras.append("an identity")
+        if column.foreign_keys or column.constraints:
+            extras.append("a constraint")
+        if extras:
+            raise DSQLUnsupportedError(
+                f"op.add_column({table_name!r}, {column.name!r}) with {' and '.join(extras)}",
+                "add-column-constraint",
+            )
+
+    def alter_column(self, table_name: str, column_name: str, **kw: Any) -> None:
+        subject = f"op.alter_column({table_name!r}, {column_name!r}"
+        if kw.get("type_") is not None:
+            raise DSQLUnsupportedError(f"{subject}, type_={kw['type_']!r})", "alter-column-type")
+        if kw.get("nullable") is False and kw.get("existing_nullable") is not False:
+            raise DSQLUnsupportedError(f"{subject}, nullable=False)", "set-not-null")
+        super().alter_column(table_name, column_name, **kw)
+
+    def add_constraint(self, const: Any, **kw: Any) -> None:
+        if isinstance(const, sa_schema.UniqueConstraint):
+            self._add_unique_constraint(const)
+            return
+        super().add_constraint(const, **kw)
+
+    def _add_unique_constraint(self, const: Any) -> None:
+        """DSQL's recipe: a UNIQUE ASYNC index named like the constraint, wait for
+        its job, then ``ADD CONSTRAINT name UNIQUE USING INDEX name``."""
+        table = const.table
+        if const.name is None:
+            raise DSQLUnsupportedError(
+                f"op.create_unique_constraint on {table.name!r} without a name",
+                "add-constraint",
+                "Give the constraint a name: DSQL adds it from an index of that name.",
+            )
+        index = sa_schema.Index(const.name, *const.columns, unique=True, _table=table)
+        nulls_not_distinct = dialect_option(const, "nulls_not_distinct")
+        if nulls_not_distinct is not None:
+            index.dialect_options["auroradsql"]["nulls_not_distinct"] = nulls_not_distinct
+        result = self._exec(sa_schema.CreateIndex(index))
+        if result is not None and not getattr(self.dialect, "wait_for_jobs", True):
+            # ADD CONSTRAINT ... USING INDEX needs the built index: wait even so
+            job_id = result.scalar()
+            if job_id is not None:
+                self.dialect.wait_for_job(  # type: ignore[attr-defined]
+                    self.connection.connection.dbapi_connection,  # type: ignore[union-attr]
+                    str(job_id),
+                    f"Index {const.name!r} on {table.name!r}",
+                )
+        preparer = self.dialect.identifier_preparer
+        self._exec(
+            sa_schema.DDL(
+                f"ALTER TABLE {preparer.format_table(table)} "
+                f"ADD CONSTRAINT {preparer.format_constraint(const)} "
+                f"UNIQUE USING INDEX {preparer.quote(const.name)}"
+            )
+        )
+
+    def drop_constraint(self, const: Any, **kw: Any) -> None:
+        if isinstance(const, sa_schema.PrimaryKeyConstraint):
+            raise DSQLUnsupportedError(
+                f"op.drop_constraint({const.name!r}, type_='primary')", "primary-key-change"
+            )
+        super().drop_constraint(const, **kw)
+
+    def create_index(self, index: Any, **kw: Any) -> None:
+        include = index.dialect_options["auroradsql"].get("include") or ()
+        for name in include:
+            if isinstance(name, str) and name not in index.table.c:
+                index.table.append_column(sa_schema.Column(name, sqltypes.NullType))
+        super().create_index(index, **kw)
+
+    # -- autogenerate ------------------------------------------------------------------------
+
+    def _dialect_options(self, item: Any) -> tuple[Any, ...]:
+        if dialect_option(item, "nulls_not_distinct"):
+            return ("nulls_not_distinct",)
+        return ()
+
+    def adjust_reflected_dialect_options(self, reflected_object: Any, kind: str) -> dict[str, Any]:
+        options = super().adjust_reflected_dialect_options(reflected_object, kind)
+        # DSQL's own access method (btree_index), never written by the dialect
+        if str(options.get("postgresql_using", "")).lower() in ("btree", "btree_index"):
+            options.pop("postgresql_using")
+        return options
+
+    def compare_type(self, inspector_column: Any, metadata_column: Any) -> bool:
+        if self._is_identity_key(metadata_column) and isinstance(
+            inspector_column.type, sqltypes.BigInteger
+        ):
+            return False  # an integer autoincrement key is created as BIGINT IDENTITY
+        metadata_type = metadata_column.type.dialect_impl(self.dialect)
+        if isinstance(metadata_type, sqltypes.Enum) and isinstance(
+            inspector_column.type, sqltypes.String
+        ):
+            length = getattr(metadata_type, "length", None)
+            return bool(length and inspector_column.type.length not in (None, length))
+        if (
+            isinstance(metadata_type, sqltypes.Numeric)
+            and not isinstance(metadata_type, sqltypes.Float)
+            and metadata_type.precision is None
+            and isinstance(inspector_column.type, sqltypes.Numeric)
+            and (inspector_column.type.precision, inspector_column.type.scale)
+            in ((None, None), rules.NUMERIC_DEFAULT_PRECISION)
+        ):
+            return False  # DSQL stores numeric without precision as numeric(18,6)
+        if (
+            metadata_column.identity is not None
+            and isinstance(inspector_column.type, sqltypes.BigInteger)
+            and isinstance(metadata_type, sqltypes.Integer)
+        ):
+            return False  # identity columns are created BIGINT
+        return bool(super().compare_type(inspector_column, metadata_column))
+
+    def _is_identity_key(self, column: Any) -> bool:
+        table = column.table
+        return (
+            column.primary_key
+            and column is table._autoincrement_column
+            and column.identity is None
+            and len(table.primary_key.columns) == 1
+            and not column.foreign_keys
+            and isinstance(column.type.dialect_impl(self.dialect), sqltypes.Integer)
+        )
+
+    def _compare_identity_default(self, metadata_identity: Any, inspector_identity: Any) -> Any:
+        diff, ignored, is_alter = super()._compare_identity_default(
+            metadata_identity, inspector_identity
+        )
+        cache = getattr(self.dialect, "identity_cache", rules.IDENTITY_CACHE_DEFAULT)
+        if metadata_identity is None and _is_dialect_identity(inspector_identity, cache):
+            # the identity the dialect makes of an integer autoincrement key
+            return set(), ignored, False
+        if (
+            "cache" in diff
+            and getattr(metadata_identity, "cache", None) is None
+            and getattr(inspector_identity, "cache", None) == cache
+        ):
+            # the dialect writes CACHE <identity_cache> when the model gives none
+            diff.discard("cache")
+            is_alter = bool(diff) or bool(metadata_identity) != bool(inspector_identity)
+        return diff, ignored, is_alter
+
+    def compare_server_default(
+        self,
+        inspector_column: Any,
+        metadata_column: Any,
+        rendered_metadata_default: Any,
+        rendered_inspector_default: Any,
+    ) -> bool:
+        if self._is_identity_key(metadata_column) and metadata_column.server_default is None:
+            return False  # the identity the dialect made of an autoincrement key
+        if rendered_metadata_default is not None and rendered_inspector_default is not None:
+            if _normalize_default(rendered_metadata_default) == _normalize_default(
+                rendered_inspector_default
+            ):
+                return False
+            if _is_function_call(rendered_metadata_default) or _is_function_call(
+                rendered_inspector_default
+            ):
+                # volatile functions (gen_random_uuid(), now()) never compare equal by value
+                return True
+        return bool(
+            super().compare_server_default(
+                inspector_column,
+                metadata_column,
+                rendered_metadata_default,
+                rendered_inspector_default,
+            )
+        )
+
+    def correct_for_autogen_foreignkeys(self, conn_fks: Any, metadata_fks: Any) -> None:
+        super().correct_for_autogen_foreignkeys(conn_fks, metadata_fks)
+        if not getattr(self.dialect, "foreign_keys", True):
+            metadata_fks.clear()  # foreign_keys=False: the dialect never creates them
+
+
+def _is_dialect_identity(identity: Any, cache: int) -> bool:
+    """``BIGINT GENERATED BY DEFAULT AS IDENTITY (CACHE <cache>)`` with no other option."""
+    return (
+        isinstance(identity, sa_schema.Identity)
+        and not identity.always
+        and identity.cache == cache
+        and (identity.start or 1) == 1
+        and (identity.increment or 1) == 1
+        and not identity.cycle
+    )
+
+
+_CAST = re.compile(r"::[a-z ]+(\(\d+(,\s*\d+)?\))?", re.IGNORECASE)
+
+
+def _normalize_default(text: str) -> str:
+    text = _CAST.sub("", str(text)).strip().lower().replace('"', "")
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    return text.replace(" ", "")
+
+
+def _is_function_call(text: str) -> bool:
+    return bool(re.search(r"[a-z_]\w*\s*\(", _normalize_default(text)))
+
+
+# -- autogenerate refuses what DSQL cannot run ---------------------------------------------
+
+
+def _refuse_unsupported_ops(autogen_context: Any, upgrade_ops: Any) -> Any:
+    """Runs last in ``alembic revision --autogenerate``: a detected change DSQL
+    cannot apply fails here, with the rule and the recipe, instead of producing
+    a migration that fails midway on the server."""
+    from alembic.operations import ops
+
+    impl = autogen_context.migration_context.impl
+
+    def walk(items: Any) -> None:
+        for op in items:
+            if isinstance(op, ops.ModifyTableOps):
+                walk(op.ops)
+            elif isinstance(op, ops.AddColumnOp):
+                impl._refuse_column_extras(op.table_name, op.column)
+            elif isinstance(op, ops.AlterColumnOp):
+                subject = f"{op.table_name}.{op.column_name}"
+                if op.modify_type is not None:
+                    raise DSQLUnsupportedError(
+                        f"Autogenerate: type of {subject} changed to {op.modify_type!r}",
+                        "alter-column-type",
+                    )
+                if op.modify_nullable is False:
+                    raise DSQLUnsupportedError(
+                        f"Autogenerate: {subject} became NOT NULL", "set-not-null"
+                    )
+
+    walk(upgrade_ops.ops)
+    from alembic.util import PriorityDispatchResult
+
+    return PriorityDispatchResult.CONTINUE
+
+
+def _register_autogenerate_guard() -> None:
+    try:
+        from alembic.autogenerate import comparators
+        from alembic.util import DispatchPriority
+    except ImportError:  # Alembic < 1.18: no priorities; the impl still refuses at upgrade/--sql
+        return
+    comparators.dispatch_for(
+        "autogenerate", qualifier="auroradsql", priority=DispatchPriority.LAST
+    )(_refuse_unsupported_ops)
+
+
+_register_autogenerate_guard()
