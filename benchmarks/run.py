@@ -33,6 +33,7 @@ import platform
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                 except AssertionError as failure:
                     failures.append(f"{workload.name}: wrong result: {failure!r}")
                     print(f"  FAILED: wrong result: {failure!r}", file=sys.stderr)
+                except Exception as error:  # report, and go on with the next workload
+                    traceback.print_exc()
+                    failures.append(f"{workload.name}: error: {error!r}"[:400])
         finally:
             admin.dispose()
     if args.profile:
@@ -155,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: not run ({reason})")
     print(f"machine: {machine()}")
     print(f"total {time.perf_counter() - started:.0f}s")
-    for failure in failures:
-        print(failure)
+    for line in failures:
+        print(line)
     if args.json:
         Path(args.json).write_text(
             json.dumps(

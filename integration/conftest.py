@@ -60,10 +60,10 @@ def _start_server(stack: list) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[URL]:
-    """The server, as a stock ``postgresql+psycopg`` URL."""
+def pg_url(driver: str) -> Iterator[URL]:
+    """The server, as a stock ``postgresql+<driver>`` URL."""
     stack: list = []
-    url = make_url(_start_server(stack)).set(drivername="postgresql+psycopg")
+    url = make_url(_start_server(stack)).set(drivername=f"postgresql+{driver}")
     try:
         yield url
     finally:

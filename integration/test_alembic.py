@@ -44,6 +44,8 @@ class AlembicEnv:
         # the stock env.py with target_metadata set, and server defaults compared too
         env.write_text(
             env.read_text()
+            # logging stays pytest's: fileConfig() would disable every other logger
+            .replace("fileConfig(config.config_file_name)", "pass")
             .replace(
                 "target_metadata = None",
                 'target_metadata = config.attributes.get("target_metadata")',

@@ -27,9 +27,12 @@ pytestmark = pytest.mark.usefixtures("fresh_schema")
 
 
 @pytest.fixture(scope="module")
-def admin(pg_url: URL) -> Iterator[sa.Engine]:
+def admin(pg_url: URL, driver: str) -> Iterator[sa.Engine]:
     """The plain PostgreSQL dialect, to look at the catalog."""
-    eng = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    # the plain PostgreSQL dialect with the driver under test (the only one installed in CI)
+    eng = sa.create_engine(
+        pg_url.set(drivername=f"postgresql+{driver}"), isolation_level="AUTOCOMMIT"
+    )
     yield eng
     eng.dispose()
 

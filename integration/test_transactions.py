@@ -29,8 +29,11 @@ pytestmark = pytest.mark.usefixtures("fresh_schema")
 
 
 @pytest.fixture(scope="module")
-def admin(pg_url: URL) -> Iterator[sa.Engine]:
-    eng = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+def admin(pg_url: URL, driver: str) -> Iterator[sa.Engine]:
+    # the plain PostgreSQL dialect with the driver under test (the only one installed in CI)
+    eng = sa.create_engine(
+        pg_url.set(drivername=f"postgresql+{driver}"), isolation_level="AUTOCOMMIT"
+    )
     yield eng
     eng.dispose()
 
@@ -421,15 +424,6 @@ def test_no_refused_session_setting_is_sent(
     workload: Callable[[sa.Engine, sa.Table], None],
     request: pytest.FixtureRequest,
 ) -> None:
-    if driver == "psycopg2" and workload is _options_workload:
-        # psycopg2 implements isolation_level / readonly as SET default_transaction_* whenever
-        # autocommit is switched (DDL runs in autocommit); the psycopg2 dialect must keep
-        # psycopg2's own settings at DEFAULT (see the helper's report for the change).
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="psycopg2 sends SET default_transaction_isolation/read_only TO DEFAULT"
-            )
-        )
     with admin.connect() as conn:
         try:
             start = len(conn.execute(sa.text("SELECT pg_read_file('log')")).scalar() or "")

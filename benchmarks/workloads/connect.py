@@ -108,4 +108,4 @@ class Connect(Workload):
         assert tokens and all(TOKEN.match(token) for token in tokens), tokens[:1]
 
 
-WORKLOADS = [Connect]
+WORKLOADS: list[type[Workload]] = [Connect]

@@ -128,4 +128,4 @@ class CoreInsertManyValues(Workload):
         assert total == sum(range(self.rows)), total
 
 
-WORKLOADS = [CoreSelect, CoreInsertManyValues]
+WORKLOADS: list[type[Workload]] = [CoreSelect, CoreInsertManyValues]

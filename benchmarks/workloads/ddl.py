@@ -69,4 +69,4 @@ class CreateAll(Workload):
             conn.exec_driver_sql(f"DROP SCHEMA {arm.extra['schema']} CASCADE")
 
 
-WORKLOADS = [CreateAll]
+WORKLOADS: list[type[Workload]] = [CreateAll]

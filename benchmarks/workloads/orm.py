@@ -130,8 +130,9 @@ class OrmUnitOfWork(Workload):
             ).unique():
                 session.delete(author)
             session.commit()
-            left = session.scalar(sa.select(sa.func.count()).select_from(Book)) + session.scalar(
-                sa.select(sa.func.count()).select_from(Author)
+            left = sum(
+                session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+                for model in (Book, Author)
             )
             session.commit()
         return {
@@ -156,4 +157,4 @@ class OrmUnitOfWork(Workload):
         assert result["left"] == 0, result["left"]
 
 
-WORKLOADS = [OrmUnitOfWork]
+WORKLOADS: list[type[Workload]] = [OrmUnitOfWork]

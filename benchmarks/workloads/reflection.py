@@ -49,4 +49,4 @@ class Reflection(Workload):
         assert got == self.expected, sorted(set(got.items()) ^ set(self.expected.items()))[:3]
 
 
-WORKLOADS = [Reflection]
+WORKLOADS: list[type[Workload]] = [Reflection]

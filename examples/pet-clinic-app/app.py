@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, selectinload
 
 sys.path.insert(0, str(Path(__file__).parent))
-from models import Base, Owner, Pet, Specialty, Vet, Visit  # noqa: E402
+from models import Base, Owner, Pet, Specialty, Vet, Visit
 
 
 def run(url: URL | str) -> None:

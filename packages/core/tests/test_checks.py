@@ -439,18 +439,14 @@ def test_numeric_precision_is_a_warning_lint_reports() -> None:
     found = find_violations(sql, warnings=True)
     assert [f.violation.rule_id for f in found] == ["numeric-precision"]
     assert (
-        find_violations(
-            "CREATE TABLE t (id int PRIMARY KEY, price numeric(10, 2))", warnings=True
-        )
+        find_violations("CREATE TABLE t (id int PRIMARY KEY, price numeric(10, 2))", warnings=True)
         == []
     )
 
 
 def test_server_message_shapes() -> None:
     (truncate,) = check_sql("TRUNCATE orders")
-    assert truncate == Violation(
-        "truncate", "TRUNCATE orders", {"statement": "TRUNCATE"}
-    )
+    assert truncate == Violation("truncate", "TRUNCATE orders", {"statement": "TRUNCATE"})
     assert truncate.server_message() == "unsupported statement: TRUNCATE"
     (setting,) = check_sql("SET statement_timeout = 0")
     assert (
@@ -496,18 +492,13 @@ def test_sqlalchemy_emitted_text_is_accepted() -> None:
 
 
 def test_placeholders_and_percent_signs() -> None:
-    assert (
-        check_sql("SELECT * FROM t WHERE a LIKE 'x%%' FOR SHARE")[0].rule_id
-        == "locking-clause"
-    )
+    assert check_sql("SELECT * FROM t WHERE a LIKE 'x%%' FOR SHARE")[0].rule_id == "locking-clause"
     assert (
         check_sql("SELECT * FROM t WHERE a = %(a)s FOR NO KEY UPDATE")[0].rule_id
         == "locking-clause"
     )
     # where a parameter reference cannot go, a literal is tried
-    assert (
-        check_sql("SET statement_timeout = %(timeout)s")[0].rule_id == "session-setting"
-    )
+    assert check_sql("SET statement_timeout = %(timeout)s")[0].rule_id == "session-setting"
     # a .sql file reads % literally
     assert find_violations("SELECT 5 % 2", placeholders=False) == []
 
@@ -520,9 +511,7 @@ def test_text_in_literals_and_comments_is_not_a_statement() -> None:
 
 
 def test_several_statements_in_one_text() -> None:
-    found = check_sql(
-        "CREATE INDEX ASYNC a ON t (x); CREATE INDEX b ON t (y); TRUNCATE t"
-    )
+    found = check_sql("CREATE INDEX ASYNC a ON t (x); CREATE INDEX b ON t (y); TRUNCATE t")
     assert [v.rule_id for v in found] == ["index-async", "truncate"]
     assert "ON t" in found[0].subject and " b " in found[0].subject
 
@@ -536,13 +525,9 @@ def test_unparsable_text_yields_nothing() -> None:
 def test_relaxed_limits() -> None:
     nine = "CREATE INDEX ASYNC ix ON t (c1, c2, c3, c4, c5, c6, c7, c8, c9)"
     assert check_sql(nine)[0].rule_id == "index-key-columns"
-    assert (
-        check_sql(nine, dataclasses.replace(rules.LIMITS, index_key_columns=32)) == ()
-    )
+    assert check_sql(nine, dataclasses.replace(rules.LIMITS, index_key_columns=32)) == ()
     wide = f"CREATE TABLE wide ({_COLUMNS_256})"
-    assert (
-        check_sql(wide, dataclasses.replace(rules.LIMITS, columns_per_table=1600)) == ()
-    )
+    assert check_sql(wide, dataclasses.replace(rules.LIMITS, columns_per_table=1600)) == ()
 
 
 def test_findings_have_lines_and_statements() -> None:

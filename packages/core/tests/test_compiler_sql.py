@@ -90,8 +90,7 @@ def test_plain_select_unchanged(dialect: Any) -> None:
     )
 
 
-def test_refusal_on_engine_before_anything_is_sent() -> None:
-    """The refusal happens while compiling: nothing reaches a server (none exists here)."""
-    engine = sa.create_engine("auroradsql+psycopg://u@nonexistent.invalid/postgres")
-    with pytest.raises(DSQLUnsupportedError):
-        sa.select(accounts.c.id).with_for_update(read=True).compile(engine)
+def test_refusal_is_a_compile_error(dialect: Any) -> None:
+    """The refusal happens while compiling, so nothing ever reaches a server."""
+    with pytest.raises(sa_exc.CompileError):
+        sa.select(accounts.c.id).with_for_update(read=True).compile(dialect=dialect)

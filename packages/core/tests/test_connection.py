@@ -341,7 +341,7 @@ def test_create_async_dsql_engine() -> None:
 
 
 def test_dsql_url() -> None:
-    url = dsql_url(HOST, "app", port=5432)
+    url = dsql_url(HOST, "app", port=5432, driver=ANY_DRIVER)
     assert url == make_url(f"auroradsql+{ANY_DRIVER}://app@{HOST}:5432/postgres")
 
 

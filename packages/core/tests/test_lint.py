@@ -59,11 +59,7 @@ def test_sql_findings_have_file_line_rule_and_advice() -> None:
 
 def test_indexes_per_table_are_counted_across_a_file() -> None:
     # the primary key is an index too: 1 + 24 = 25 > 24
-    sql = (
-        "CREATE TABLE t (id int PRIMARY KEY"
-        + "".join(f", c{i} int" for i in range(24))
-        + ");\n"
-    )
+    sql = "CREATE TABLE t (id int PRIMARY KEY" + "".join(f", c{i} int" for i in range(24)) + ");\n"
     sql += "".join(f"CREATE INDEX ASYNC ix_{i} ON t (c{i});\n" for i in range(24))
     found = lint_sql(sql, file="m.sql")
     assert [(f.rule, f.line) for f in found] == [("indexes-per-table", 25)]
@@ -147,9 +143,7 @@ def test_too_many_indexes_in_metadata() -> None:
     assert [f.rule for f in found] == ["indexes-per-table"]
 
 
-def test_command_on_sql_files(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_command_on_sql_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "migrations" / "0001.sql"
     bad.parent.mkdir()
     bad.write_text(MIGRATION)
@@ -161,20 +155,14 @@ def test_command_on_sql_files(
 
     assert main(["lint", str(tmp_path / "migrations")]) == 1
     out = capsys.readouterr().out
-    assert (
-        f"{bad}:10: error [truncate] TRUNCATE orders: unsupported statement: TRUNCATE"
-        in out
-    )
+    assert f"{bad}:10: error [truncate] TRUNCATE orders: unsupported statement: TRUNCATE" in out
     assert "4 error(s), 1 warning(s)" in out
 
     assert main(["lint", "--format", "json", str(bad), str(good)]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["summary"] == {"errors": 4, "warnings": 1}
     first = document["findings"][0]
-    assert {
-        k: first[k]
-        for k in ("rule", "severity", "sqlstate", "file", "line", "location")
-    } == {
+    assert {k: first[k] for k in ("rule", "severity", "sqlstate", "file", "line", "location")} == {
         "rule": "serial",
         "severity": "error",
         "sqlstate": "42704",

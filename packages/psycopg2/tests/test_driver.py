@@ -77,3 +77,16 @@ def test_seed_engine_constructs_with_its_settings() -> None:
     assert seen["sslmode"] == "verify-full"
     assert seen["sslrootcert"] == "/etc/ssl/AmazonRootCA1.pem"
     engine.dispose()
+
+
+def test_auroradsql_options_work_with_only_this_driver() -> None:
+    """``auroradsql_*`` options resolve the bare dialect name ``auroradsql``, which only the
+    psycopg distribution's entry point provides; with psycopg2 alone the core registers it."""
+    from sqlalchemy.schema import CreateIndex
+
+    engine = sa.create_engine(f"auroradsql+psycopg2://admin@{HOST}/postgres")
+    t = sa.Table("t", sa.MetaData(), sa.Column("a", sa.Integer), sa.Column("b", sa.Integer))
+    index = sa.Index("ix_t_a", t.c.a, auroradsql_include=["b"], auroradsql_nulls_not_distinct=True)
+    assert str(CreateIndex(index).compile(engine)) == (
+        "CREATE INDEX ASYNC ix_t_a ON t (a) INCLUDE (b) NULLS NOT DISTINCT"
+    )

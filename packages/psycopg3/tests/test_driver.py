@@ -17,7 +17,6 @@ from aurora_dsql_sqlalchemy_psycopg import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import create_async_engine
 
 HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
 
@@ -37,6 +36,11 @@ def test_entry_points_resolve(name: str, cls: type) -> None:
 
 
 def test_urls_pick_the_dialects() -> None:
+    pytest.importorskip(
+        "greenlet", reason="SQLAlchemy's asyncio support needs greenlet (sqlalchemy[asyncio])"
+    )
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     assert isinstance(
         sa.create_engine(f"auroradsql://admin@{HOST}/postgres").dialect, AuroraDSQLDialect_psycopg
     )

@@ -18,7 +18,7 @@ from .rules import LIMITS, RULES, Limits, Rule
 
 if TYPE_CHECKING:
     from .base import AuroraDSQLDialect
-    from .bulk import chunked_delete, chunked_write
+    from .bulk import chunked_delete, chunked_insert, chunked_update, chunked_write
     from .compiler import DSQLSchemaWarning
     from .engine import create_async_dsql_engine, create_dsql_engine
     from .errors import (
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         RetriesExhausted,
         TransactionLimitExceeded,
     )
-    from .retry import is_retryable, run_transaction
+    from .retry import is_retryable, run_transaction, run_transaction_async, transactional
 
 __version__ = "0.1.0"
 
@@ -39,8 +39,12 @@ _LAZY = {
     "create_dsql_engine": ".engine",
     "create_async_dsql_engine": ".engine",
     "run_transaction": ".retry",
+    "run_transaction_async": ".retry",
+    "transactional": ".retry",
     "is_retryable": ".retry",
     "chunked_write": ".bulk",
+    "chunked_insert": ".bulk",
+    "chunked_update": ".bulk",
     "chunked_delete": ".bulk",
     "CommitOutcomeUnknown": ".errors",
     "DSQLAuthenticationError": ".errors",
@@ -50,7 +54,30 @@ _LAZY = {
     "TransactionLimitExceeded": ".errors",
 }
 
-__all__ = ["LIMITS", "RULES", "Limits", "Rule", *_LAZY]
+__all__ = [
+    "LIMITS",
+    "RULES",
+    "AuroraDSQLDialect",
+    "CommitOutcomeUnknown",
+    "DSQLAuthenticationError",
+    "DSQLSchemaWarning",
+    "DSQLUnsupportedError",
+    "IndexJobFailed",
+    "Limits",
+    "RetriesExhausted",
+    "Rule",
+    "TransactionLimitExceeded",
+    "chunked_delete",
+    "chunked_insert",
+    "chunked_update",
+    "chunked_write",
+    "create_async_dsql_engine",
+    "create_dsql_engine",
+    "is_retryable",
+    "run_transaction",
+    "run_transaction_async",
+    "transactional",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -60,3 +87,12 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(module, __name__), name)
     globals()[name] = value
     return value
+
+
+def _register_alembic() -> None:
+    from ._alembic_registration import _register_alembic_impl
+
+    _register_alembic_impl()
+
+
+_register_alembic()

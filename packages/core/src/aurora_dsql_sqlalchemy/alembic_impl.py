@@ -16,8 +16,12 @@ One DDL statement per transaction
     write is therefore alone in the migration's transaction and commits at
     the end of the migration.  Data changes inside a migration
     (``op.execute("UPDATE ...")``, ``op.bulk_insert``) share that transaction:
-    put them *after* the migration's DDL, or in a migration of their own, and
-    keep them under DSQL's 3,000-row limit.
+    put them *after* the migration's DDL, inside
+    ``with op.get_context().autocommit_block(): ...``, or in a migration of
+    their own, and keep them under DSQL's 3,000-row limit.  Run migrations
+    from the stock ``env.py`` (``engine.connect()``): inside your own
+    ``engine.begin()`` every version write shares one transaction and the
+    second migration's DDL is refused.
 
 If a migration fails halfway
     Each DDL statement has already committed when the next one runs, so a
@@ -28,9 +32,9 @@ If a migration fails halfway
     To resume: undo those statements by hand (or make the migration skip
     them, e.g. ``op.create_table(..., if_not_exists=True)``), fix the cause,
     and run ``alembic upgrade`` again.  If every statement ran and only the
-    version write failed (an OCC conflict, a lost connection), the schema is
-    at the new revision: run ``alembic stamp <revision>`` (the error names
-    it).  Keeping one operation per migration makes both cases trivial.
+    version write failed (an OCC conflict, also at COMMIT; a lost
+    connection), the schema is at the new revision: run ``alembic stamp
+    <revision>``.  Keeping one operation per migration makes both cases trivial.
 
 Constraints, indexes and columns the DSQL way
     * ``op.create_index`` emits ``CREATE INDEX ASYNC`` and waits for the job

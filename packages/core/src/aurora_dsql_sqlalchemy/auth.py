@@ -334,7 +334,7 @@ class IAMTokenProvider:
         parts.append(f"AWS profile {self.profile!r}" if self.profile else "default AWS profile")
         try:
             creds = self._botocore_session().get_credentials()
-        except Exception as err:  # noqa: BLE001 - describing, never failing
+        except Exception as err:
             parts.append(f"credentials unavailable ({type(err).__name__})")
         else:
             if creds is None:

@@ -10,7 +10,7 @@ user's ``MetaData``, tables or columns.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import schema as sa_schema
@@ -21,6 +21,9 @@ from sqlalchemy.sql import elements as sql_elements
 
 from . import rules
 from .errors import DSQLUnsupportedError
+
+if TYPE_CHECKING:
+    from .base import AuroraDSQLDialect
 
 __all__ = [
     "AuroraDSQLCompiler",
@@ -85,6 +88,8 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
     """DDL compiler: DSQL's CREATE INDEX ASYNC grammar, identity columns with an
     explicit CACHE, enums as checked VARCHARs, the foreign-key policy, and
     compile-time refusals for what DSQL lacks."""
+
+    dialect: AuroraDSQLDialect
 
     # -- tables ------------------------------------------------------------------
 
@@ -277,7 +282,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
 
     # -- indexes -------------------------------------------------------------------
 
-    def visit_create_index(self, create: Any, **kw: Any) -> str:
+    def visit_create_index(self, create: Any, **kw: Any) -> str:  # type: ignore[override]
         """``CREATE [UNIQUE] INDEX ASYNC`` in DSQL's grammar::
 
             CREATE [UNIQUE] INDEX ASYNC [IF NOT EXISTS] name ON table
@@ -384,7 +389,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             raise DSQLUnsupportedError(f"CACHE {cache}", "sequence-cache")
         return text
 
-    def visit_create_sequence(self, create: Any, **kw: Any) -> str:
+    def visit_create_sequence(self, create: Any, **kw: Any) -> str:  # type: ignore[override]
         _check_cache(f"Sequence {create.element.name!r}", create.element.cache)
         data_type = create.element.data_type
         if data_type is not None and not isinstance(data_type, sqltypes.Integer):

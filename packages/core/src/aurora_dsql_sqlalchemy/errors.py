@@ -16,12 +16,12 @@ from sqlalchemy import exc as sa_exc
 from .rules import Rule, rule
 
 __all__ = [
+    "CommitOutcomeUnknown",
+    "DSQLAuthenticationError",
     "DSQLUnsupportedError",
     "IndexJobFailed",
     "RetriesExhausted",
-    "CommitOutcomeUnknown",
     "TransactionLimitExceeded",
-    "DSQLAuthenticationError",
 ]
 
 

@@ -50,7 +50,7 @@ from .errors import IndexJobFailed
 from .statements import Kind, StatementPlan, classify
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
+    from sqlalchemy.engine.interfaces import DBAPICursor
 
 log = logging.getLogger("aurora_dsql_sqlalchemy")
 
@@ -65,7 +65,7 @@ _DEPTH_KEY = "auroradsql_ddl_depth"
 class _TransactionState:
     """What the current driver-level transaction has done (per pooled connection)."""
 
-    __slots__ = ("wrote", "rows", "bytes", "started")
+    __slots__ = ("bytes", "rows", "started", "wrote")
 
     def __init__(self) -> None:
         self.reset()
@@ -466,7 +466,7 @@ def _server_is_dsql(dbapi_conn: Any) -> bool:
 
 def _job_subject(context: Any, sql: str) -> str:
     element = getattr(getattr(context, "compiled", None), "statement", None)
-    if isinstance(element, sa_schema.CreateIndex):
+    if isinstance(element, sa_schema.CreateIndex) and element.element.table is not None:
         return f"Index {element.element.name!r} on {element.element.table.name!r}"
     if isinstance(element, sa_schema.AddConstraint):
         return f"Constraint {element.element.name!r} on {element.element.table.name!r}"

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 __all__ = [
-    "Rule",
+    "LIMITS",
     "RULES",
     "Limits",
-    "LIMITS",
+    "Rule",
     "rule",
 ]
 

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 __all__ = ["AuroraDSQLDialect_psycopg2"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _error_class(sqlstate: str) -> type:
     """A subclass of psycopg2's class for ``sqlstate`` whose ``pgcode`` is set
     (psycopg2 only fills ``pgcode`` for errors that came from a server)."""
@@ -42,3 +42,17 @@ class AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2):  # type
         from psycopg2 import extensions
 
         return dbapi_conn.get_transaction_status() != extensions.TRANSACTION_STATUS_IDLE
+
+    def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
+        # psycopg2 re-sends its session isolation and read-only settings as
+        # SET default_transaction_* whenever autocommit changes, and DSQL
+        # refuses default_transaction_read_only.  Keep psycopg2's isolation at
+        # DEFAULT (None; DSQL's only level is REPEATABLE READ) or AUTOCOMMIT (0),
+        # which it switches without SET statements (ending an open transaction,
+        # as the stock dialect does).
+        if level not in ("AUTOCOMMIT", "REPEATABLE READ"):
+            AuroraDSQLDialect.set_isolation_level(self, dbapi_connection, level)  # refuses
+        dbapi_connection.set_isolation_level(0 if level == "AUTOCOMMIT" else None)
+
+    def set_readonly(self, connection: Any, value: bool) -> None:
+        connection.readonly = True if value else None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-__all__ = ["install_sys_schema", "setup_session", "run_as_job"]
+__all__ = ["install_sys_schema", "run_as_job", "setup_session"]
 
 _SYS_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS sys;
