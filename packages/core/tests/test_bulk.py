@@ -345,7 +345,9 @@ def test_concurrent_failure_lists_exactly_what_committed_and_resumes(
     result = info.value.result
     assert result.failed is not None and result.failed.index == 2
     committed = {c.index for c in result.chunks}
-    assert {0, 1} <= committed and 2 not in committed and max(committed) <= 3
+    # chunks 0 and 1 always commit; chunks already handed out when chunk 2
+    # failed may commit too (how many depends on thread timing)
+    assert {0, 1} <= committed and 2 not in committed
     assert result.next_row == 20
     with file_engine.connect() as conn:
         ids = set(conn.scalars(sa.select(items.c.id).where(items.c.id < 999)))

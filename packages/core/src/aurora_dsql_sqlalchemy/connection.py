@@ -60,7 +60,7 @@ from .auth import (
     parse_host,
     token_action,
 )
-from .errors import DSQLAuthenticationError
+from .errors import DSQLAuthenticationError, sqlstate_of
 
 __all__ = ["POOL_RECYCLE_JITTER", "ConnectionMixin"]
 
@@ -117,11 +117,6 @@ def _first(*values: Any) -> Any:
         if value is not None and value != "":
             return value
     return None
-
-
-def _sqlstate(err: BaseException) -> str | None:
-    code = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
-    return str(code) if code else None
 
 
 def _first_line(err: BaseException) -> str:
@@ -341,7 +336,7 @@ class ConnectionMixin:
         text = str(e)
         if rules.AUTH_FAILURE_PATTERN.search(text):
             return False  # refused credentials are not a dropped connection
-        code = _sqlstate(e)
+        code = sqlstate_of(e)
         if code and (code.startswith("08") or code in _DISCONNECT_SQLSTATES):
             return True
         first = text.partition("\n")[0].lower()

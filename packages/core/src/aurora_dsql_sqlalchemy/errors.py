@@ -25,6 +25,16 @@ __all__ = [
 ]
 
 
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE a driver exception carries: ``.sqlstate`` on psycopg 3,
+    ``.pgcode`` on psycopg2 (SQLAlchemy's wrapper: pass ``error.orig``)."""
+    for attribute in ("sqlstate", "pgcode"):
+        value = getattr(error, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 class DSQLUnsupportedError(sa_exc.CompileError):
     """A construct Aurora DSQL cannot run, refused before anything reaches the server.
 

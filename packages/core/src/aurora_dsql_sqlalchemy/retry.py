@@ -104,7 +104,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import rules
-from .errors import CommitOutcomeUnknown, RetriesExhausted, TransactionLimitExceeded
+from .errors import (
+    CommitOutcomeUnknown,
+    RetriesExhausted,
+    TransactionLimitExceeded,
+    sqlstate_of,
+)
 from .rules import RETRY_POLICY, RetryPolicy
 
 if TYPE_CHECKING:
@@ -210,15 +215,6 @@ RetryCallback = Callable[[RetryEvent], object]
 # -- classification ------------------------------------------------------------
 
 
-def _sqlstate(error: BaseException) -> str | None:
-    # psycopg 3 and asyncpg adapters: .sqlstate; psycopg2: .pgcode
-    for attr in ("sqlstate", "pgcode"):
-        value = getattr(error, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 def _server_message(error: BaseException) -> str:
     """The server's primary message (no SQL text, no parameters)."""
     diag = getattr(error, "diag", None)
@@ -245,7 +241,7 @@ def _driver_error(exc: BaseException) -> tuple[BaseException, bool]:
                 invalidated = invalidated or bool(current.connection_invalidated)
             if current.orig is not None:
                 return current.orig, invalidated
-        elif _sqlstate(current) is not None:
+        elif sqlstate_of(current) is not None:
             return current, invalidated
         current = current.__cause__
     return exc, invalidated
@@ -270,7 +266,7 @@ def classify(exc: BaseException, *, at_commit: bool = False) -> Classification:
         return Classification("other", False)
 
     error, invalidated = _driver_error(exc)
-    sqlstate = _sqlstate(error)
+    sqlstate = sqlstate_of(error)
     message = _server_message(error) if sqlstate else ""
 
     if sqlstate == rules.OCC_SQLSTATE:

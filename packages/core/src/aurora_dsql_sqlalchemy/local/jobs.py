@@ -16,6 +16,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from ..errors import sqlstate_of
+
 __all__ = ["install_sys_schema", "run_as_job", "setup_session"]
 
 _SYS_SCHEMA = """
@@ -99,7 +101,7 @@ def run_as_job(dialect: Any, cursor: Any, plan: Any, sql: str, parameters: Any, 
         else:
             cursor.execute(sql)
     except Exception as error:
-        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        sqlstate = sqlstate_of(error)
         if sqlstate not in _JOB_FAILURES:
             raise
         status = "failed"
