@@ -19,8 +19,15 @@ Options::
     --no-noise        skip the stock-vs-stock arm
     --json PATH       also write the medians and ratios as JSON
     --profile ARM     profile one workload's arm with cProfile (with --only)
+    -v, --verbose     progress on stderr, round by round
 
-Exit status 1 when a workload's result check fails; a missed ratio goal is
+The ``cpu`` column is the ratio of this process's CPU time (SQLAlchemy, the
+dialect, the driver; not the server), which a busy machine disturbs less.
+``auth`` is the ``connect`` workload (IAM tokens vs password); ``bulk`` and
+``counter`` use ``bench_bulk.py`` and ``bench_counter.py`` and are skipped,
+with the reason printed, when those cannot be imported.
+
+Exit status 1 when a workload fails (wrong result or error); a missed ratio goal is
 reported (``MISS``) but is not an error: ratios depend on the machine.
 """
 

@@ -129,7 +129,6 @@ def test_create_all_and_use(engine: sa.Engine, admin: sa.Engine) -> None:
                     "WHERE table_schema = 'public'"
                 )
             )
-            .tuples()
             .all()
         )
         caches: dict[str, Any] = dict(
@@ -138,7 +137,6 @@ def test_create_all_and_use(engine: sa.Engine, admin: sa.Engine) -> None:
                     "SELECT sequencename, cache_size FROM pg_sequences WHERE schemaname = 'public'"
                 )
             )
-            .tuples()
             .all()
         )
     assert types["customers.id"] == "bigint"  # Integer autoincrement key -> BIGINT identity
@@ -211,7 +209,6 @@ def test_integer_keys(engine: sa.Engine, admin: sa.Engine) -> None:
                     "WHERE table_schema = 'public'"
                 )
             )
-            .tuples()
             .all()
         )
     assert identity == {
@@ -276,7 +273,6 @@ def test_cycle_and_added_constraints_are_validated(engine: sa.Engine, admin: sa.
                     "SELECT conname, convalidated FROM pg_constraint WHERE conname IN ('fk_a_b', 'ck_a_n')"
                 )
             )
-            .tuples()
             .all()
         )
     assert rows == {"fk_a_b": True, "ck_a_n": True}  # NOT VALID, then VALIDATE ran

@@ -344,7 +344,7 @@ def test_gives_up_when_the_time_budget_is_spent(engine: Engine) -> None:
     )
     with pytest.raises(RetriesExhausted, match="budget"):
         run_transaction(engine, work, policy=policy)
-    assert 2 <= work.calls <= 4
+    assert 1 <= work.calls <= 4  # fewer when the machine is slow, never more
 
 
 @pytest.mark.parametrize(
