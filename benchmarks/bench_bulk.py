@@ -44,7 +44,7 @@ table = sa.Table(
     sa.Column("qty", sa.Integer, nullable=False),
     sa.Column("price", sa.Float, nullable=False),
 )
-CONCURRENCY = 4
+CONCURRENCY = 1
 """Chunks written at once by the timed chunked run (``--concurrency``)."""
 RAW_INSERT = "INSERT INTO bench_bulk (id, name, qty, price) VALUES (%s, %s, %s, %s)"
 

@@ -251,7 +251,10 @@ def backend_of(conn: sa.Connection) -> int:
 
 def test_connection_killed_in_the_pool_is_replaced(admin: sa.Engine, dsql_url: URL) -> None:
     app = f"kill_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(dsql_url, pool_size=2, connect_args={"application_name": app})
+    # IAM auth makes the engine a DSQL-style one: the pool defaults apply
+    engine = sa.create_engine(
+        dsql_url, pool_size=2, connect_args={"application_name": app}, iam_auth=True, region=REGION
+    )
     try:
         with engine.connect() as conn:
             first = backend_of(conn)
@@ -295,8 +298,14 @@ def test_pool_recycle_is_honoured(dsql_url: URL) -> None:
         engine.dispose()
 
 
+def test_pool_defaults_are_for_dsql_only(dsql_url: URL) -> None:
+    local = sa.create_engine(dsql_url)
+    assert local.pool._recycle == -1 and not local.pool._pre_ping  # no extra round trip locally
+    local.dispose()
+
+
 def test_default_recycle_is_jittered_per_connection(dsql_url: URL) -> None:
-    engine = sa.create_engine(dsql_url, pool_size=3)
+    engine = sa.create_engine(dsql_url, pool_size=3, iam_auth=True, region=REGION)
     try:
         assert engine.pool._recycle == rules.POOL_RECYCLE_SECONDS
         conns = [engine.connect() for _ in range(3)]

@@ -44,7 +44,7 @@ def test_runner_prints_ratios(pg_url: URL, driver: str, fresh_schema: None) -> N
     }
     expected = {
         (workload, arm)
-        for workload in ("orm", "core_select", "core_insert")
+        for workload in ("orm", "core_select", "core_insert", "core_checkout")
         for arm in ("translate", "strict")
     }
     assert set(ratios) == expected, done.stdout

@@ -128,4 +128,37 @@ class CoreInsertManyValues(Workload):
         assert total == sum(range(self.rows)), total
 
 
-WORKLOADS: list[type[Workload]] = [CoreSelect, CoreInsertManyValues]
+class CoreShortTransactions(CoreSelect):
+    """Many short transactions, as a web application runs them: check out a
+    pooled connection, one SELECT by key, commit, return the connection."""
+
+    name = "core_checkout"
+    goals: ClassVar[dict[str, Goal]] = {"translate": Goal(1.05), "strict": Goal(1.05)}
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.keys = self.keys[: 200 if ctx.quick else 2_000]
+        self.rows_read = len(self.keys)
+        self.expected = sum(self.keys)
+        self.description = (
+            f"Core: {self.rows_read:,} short transactions (pool checkout, SELECT by key, commit)"
+        )
+
+    def run(self, arm: Arm) -> Any:
+        stmt = sa.select(kv.c.name, kv.c.value).where(kv.c.id == sa.bindparam("id"))
+        total = 0
+        names_ok = 0
+        for key in self.keys:
+            with arm.engine.begin() as conn:
+                name, value = conn.execute(stmt, {"id": key}).one()
+            total += value
+            names_ok += name == f"name {key}"
+        return total, names_ok
+
+    def check(self, arm: Arm, result: Any) -> None:
+        total, names_ok = result
+        assert total == self.expected, (total, self.expected)
+        assert names_ok == self.rows_read, names_ok
+
+
+WORKLOADS: list[type[Workload]] = [CoreSelect, CoreInsertManyValues, CoreShortTransactions]

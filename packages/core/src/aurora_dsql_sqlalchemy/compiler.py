@@ -9,6 +9,7 @@ user's ``MetaData``, tables or columns.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -190,12 +191,11 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         impl = column.type.dialect_impl(self.dialect)
         if isinstance(impl, sqltypes.TypeDecorator):
             impl = impl.impl_instance
-        subject = f"Column {column.table.name}.{column.name} ({column.type!r})"
         type_name = _dsql_type_family(impl)
         if type_name in rules.RUNTIME_ONLY_TYPES or type_name in rules.UNAVAILABLE_TYPES:
-            raise DSQLUnsupportedError(subject, "column-type")
+            raise DSQLUnsupportedError(_column_subject(column), "column-type")
         if getattr(impl, "collation", None):
-            raise DSQLUnsupportedError(subject, "collate")
+            raise DSQLUnsupportedError(_column_subject(column), "collate")
         if (
             isinstance(impl, sqltypes.Numeric)
             # what is emitted: the drivers' float types subclass Numeric, not Float
@@ -408,11 +408,11 @@ def _check_cache(subject: str, cache: int | None) -> None:
         raise DSQLUnsupportedError(f"{subject} (CACHE {cache})", "sequence-cache")
 
 
-def _dsql_type_family(type_: Any) -> str:
-    """PostgreSQL's canonical name of a type's family, as rules.py spells it."""
+@functools.cache
+def _type_families() -> tuple[tuple[type, str], ...]:
     from sqlalchemy.dialects import postgresql as pg
 
-    checks: list[tuple[type, str]] = [
+    return (
         (sqltypes.ARRAY, "array"),
         (pg.INET, "inet"),
         (pg.CIDR, "cidr"),
@@ -429,7 +429,16 @@ def _dsql_type_family(type_: Any) -> str:
         (sqltypes.JSON, "json"),
         (sqltypes.LargeBinary, "bytea"),
         (sqltypes.Interval, "interval"),
-    ]
+    )
+
+
+def _column_subject(column: Any) -> str:
+    return f"Column {column.table.name}.{column.name} ({column.type!r})"
+
+
+def _dsql_type_family(type_: Any) -> str:
+    """PostgreSQL's canonical name of a type's family, as rules.py spells it."""
+    checks = _type_families()
     for cls, name in checks:
         if isinstance(type_, cls):
             return name

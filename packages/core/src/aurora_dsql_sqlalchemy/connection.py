@@ -352,6 +352,9 @@ class ConnectionMixin:
         parent = getattr(super(), "engine_created", None)
         if parent is not None:
             parent(engine)
+        dialect = engine.dialect
+        if not (getattr(dialect, "host_is_dsql", False) or getattr(dialect, "token_provider", None)):
+            return  # a PostgreSQL server (local mode): no lifetime limit, no pre-ping round trip
         pool = engine.pool
         recycle = getattr(pool, "_recycle", None)
         if recycle == -1:

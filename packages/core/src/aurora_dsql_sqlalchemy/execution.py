@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import event, orm
@@ -60,6 +60,7 @@ _PLAN_CACHE_SIZE = 4096
 _STATE_KEY = "auroradsql_txn"
 _PENDING_KEY = "auroradsql_pending_jobs"
 _DEPTH_KEY = "auroradsql_ddl_depth"
+_ASK_SERVER = object()  # a job's outcome is only known by waiting for it
 
 
 class _TransactionState:
@@ -154,18 +155,16 @@ class ExecutionMixin:
             self.default_isolation_level = self.get_isolation_level(dbapi_conn)  # type: ignore[attr-defined]
         self._plans.clear()
 
-    def on_connect(self) -> Callable[[Any], None] | None:
-        inner = super().on_connect()  # type: ignore[misc]
+    def connect(self, *cargs: Any, **cparams: Any) -> Any:
+        if self.local_mode:
+            # DSQL's session defaults as startup options: no extra round trip
+            # per connection (the first connection, made before the mode is
+            # known, is set up by initialize()).
+            from .local import jobs
 
-        def connect(dbapi_conn: Any) -> None:
-            if inner is not None:
-                inner(dbapi_conn)
-            if self.local_mode:
-                from .local import jobs
-
-                jobs.setup_session(dbapi_conn)
-
-        return connect
+            extra = cparams.get("options")
+            cparams["options"] = f"{extra} {jobs.SESSION_OPTIONS}" if extra else jobs.SESSION_OPTIONS
+        return super().connect(*cargs, **cparams)  # type: ignore[misc]
 
     @classmethod
     def engine_created(cls, engine: Any) -> None:
@@ -307,10 +306,13 @@ class ExecutionMixin:
                 cursor.execute(sql)
             return
         subject = _job_subject(context, sql)
+        # Local mode ran the job synchronously and knows its outcome already:
+        # no CALL sys.wait_for_job round trip needed.
+        outcome: Any = _ASK_SERVER
         if self.local_mode:
             from .local import jobs
 
-            job_id = jobs.run_as_job(self, cursor, plan, sql, parameters, subject)
+            job_id, outcome = jobs.run_as_job(self, cursor, plan, sql, parameters, subject)
         else:
             cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
             row = cursor.fetchone()
@@ -320,9 +322,15 @@ class ExecutionMixin:
             return
         info = context.root_connection.connection.info
         if info.get(_DEPTH_KEY):
-            info.setdefault(_PENDING_KEY, []).append((job_id, subject))
+            info.setdefault(_PENDING_KEY, []).append((job_id, subject, outcome))
         else:
-            self.wait_for_job(self._driver_connection_of(cursor, context), job_id, subject)
+            self._finish_job(self._driver_connection_of(cursor, context), job_id, subject, outcome)
+
+    def _finish_job(self, dbapi_conn: Any, job_id: str, subject: str, outcome: Any) -> None:
+        if outcome is _ASK_SERVER:
+            self.wait_for_job(dbapi_conn, job_id, subject)
+        elif outcome is not None:  # a locally failed job: its details
+            raise IndexJobFailed(job_id, subject, outcome)
 
     def _driver_connection_of(self, cursor: Any, context: Any) -> Any:
         """The DBAPI connection ``cursor`` runs on, as SQLAlchemy holds it.  For an
@@ -358,9 +366,9 @@ class ExecutionMixin:
             return
         dbapi_conn = connection.connection.dbapi_connection
         failures = []
-        for job_id, subject in pending:
+        for job_id, subject, outcome in pending:
             try:
-                self.wait_for_job(dbapi_conn, job_id, subject)
+                self._finish_job(dbapi_conn, job_id, subject, outcome)
             except IndexJobFailed as failure:
                 failures.append(failure)
         if failures:

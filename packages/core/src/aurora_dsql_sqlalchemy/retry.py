@@ -94,6 +94,7 @@ import inspect
 import logging
 import random
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -337,12 +338,18 @@ def backoff_delay(
 
 def _options_of(bind: object) -> Mapping[str, Any]:
     """Execution options of whatever engine ``bind`` leads to."""
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+    makers: tuple[type, ...] = (sessionmaker,)
+    sessions: tuple[type, ...] = (Session,)
+    # an async bind means sqlalchemy.ext.asyncio is loaded; don't import it
+    # otherwise (it needs greenlet, which SQLAlchemy 2.1 no longer requires)
+    asyncio_ext = sys.modules.get("sqlalchemy.ext.asyncio")
+    if asyncio_ext is not None:
+        makers += (asyncio_ext.async_sessionmaker,)
+        sessions += (asyncio_ext.AsyncSession,)
     target: Any = bind
-    if isinstance(target, (sessionmaker, async_sessionmaker)):
+    if isinstance(bind, makers):
         target = target.kw.get("bind")
-    elif isinstance(target, (Session, AsyncSession)):
+    elif isinstance(bind, sessions):
         target = target.bind
     getter = getattr(target, "get_execution_options", None)
     if getter is None:

@@ -72,8 +72,13 @@ def install_sys_schema(dbapi_conn: Any) -> None:
         dbapi_conn.autocommit = previous
 
 
+SESSION_OPTIONS = r"-c default_transaction_isolation=repeatable\ read -c timezone=UTC"
+"""DSQL's session defaults (REPEATABLE READ, UTC) as libpq startup options."""
+
+
 def setup_session(dbapi_conn: Any) -> None:
-    """Session defaults DSQL has: REPEATABLE READ, UTC."""
+    """Session defaults DSQL has: REPEATABLE READ, UTC (for a connection made
+    before local mode was known)."""
     previous = dbapi_conn.autocommit
     dbapi_conn.autocommit = True
     cursor = dbapi_conn.cursor()
@@ -87,9 +92,12 @@ def setup_session(dbapi_conn: Any) -> None:
         dbapi_conn.autocommit = previous
 
 
-def run_as_job(dialect: Any, cursor: Any, plan: Any, sql: str, parameters: Any, subject: str) -> str:
+def run_as_job(
+    dialect: Any, cursor: Any, plan: Any, sql: str, parameters: Any, subject: str
+) -> tuple[str, str | None]:
     """Run an ASYNC statement synchronously (``sql`` has ASYNC removed) and record
-    it as a DSQL job.  Leaves ``cursor`` on a one-row result ``job_id``, as DSQL does."""
+    it as a DSQL job.  Leaves ``cursor`` on a one-row result ``job_id``, as DSQL
+    does; returns the job id and, for a failed job, its details (else None)."""
     if plan.job == "index" and dialect.local_mode == "strict":
         _check_index_count(dialect, cursor, sql)
     job_id = str(uuid.uuid4())
@@ -114,7 +122,7 @@ def run_as_job(dialect: Any, cursor: Any, plan: Any, sql: str, parameters: Any, 
         "VALUES (%s, %s, %s, %s, %s) RETURNING job_id",
         (job_id, status, details, job_type, subject),
     )
-    return job_id
+    return job_id, (details or "failed") if status == "failed" else None
 
 
 def _check_index_count(dialect: Any, cursor: Any, sql: str) -> None:
