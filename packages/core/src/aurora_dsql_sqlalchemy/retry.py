@@ -158,9 +158,9 @@ _RETRYABLE_KINDS = frozenset(
 )
 _OC_KINDS: Mapping[str, ErrorKind] = {"OC000": "occ-data", "OC001": "occ-schema"}
 _LIMIT_RULES = tuple(
-    r for r in rules.RULES.values() if r.id.startswith("transaction-") and r.sqlstate == "54000"
+    rules.RULES[rule_id] for rule_id in ("transaction-rows", "transaction-size", "transaction-age")
 )
-_LIMIT_SQLSTATE = "54000"
+_LIMIT_SQLSTATE = _LIMIT_RULES[0].sqlstate
 _MAX_CHAIN = 8
 
 
