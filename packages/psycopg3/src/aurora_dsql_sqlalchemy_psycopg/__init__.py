@@ -20,14 +20,23 @@ if TYPE_CHECKING:
 __all__ = ["AuroraDSQLDialect_psycopg", "AuroraDSQLDialect_psycopg_async"]
 
 
-def _psycopg_error(sqlstate: str, message: str) -> Exception:
-    from psycopg import errors
+class _PsycopgHooks:
+    """The execution layer's two driver hooks, shared by the sync and async dialects."""
 
-    cls = errors.lookup(sqlstate)
-    return cls(message)  # psycopg's classes carry .sqlstate per class
+    def _server_error(self, sqlstate: str, message: str) -> Exception:
+        from psycopg import errors
+
+        return errors.lookup(sqlstate)(message)  # psycopg's classes carry .sqlstate
+
+    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        # psycopg's connection, or SQLAlchemy's adaptation of the async one
+        driver_conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)
+        return driver_conn.info.transaction_status != TransactionStatus.IDLE  # type: ignore[no-any-return]
 
 
-class AuroraDSQLDialect_psycopg(AuroraDSQLDialect, PGDialect_psycopg):  # type: ignore[misc]
+class AuroraDSQLDialect_psycopg(_PsycopgHooks, AuroraDSQLDialect, PGDialect_psycopg):  # type: ignore[misc]
     """``auroradsql+psycopg``: Aurora DSQL over psycopg 3."""
 
     supports_statement_cache = True
@@ -36,16 +45,9 @@ class AuroraDSQLDialect_psycopg(AuroraDSQLDialect, PGDialect_psycopg):  # type: 
     def get_async_dialect_cls(cls, url: Any) -> type:
         return AuroraDSQLDialect_psycopg_async
 
-    def _server_error(self, sqlstate: str, message: str) -> Exception:
-        return _psycopg_error(sqlstate, message)
-
-    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
-        from psycopg.pq import TransactionStatus
-
-        return dbapi_conn.info.transaction_status != TransactionStatus.IDLE
 
 
-class AuroraDSQLDialect_psycopg_async(AuroraDSQLDialect, PGDialectAsync_psycopg):  # type: ignore[misc]
+class AuroraDSQLDialect_psycopg_async(_PsycopgHooks, AuroraDSQLDialect, PGDialectAsync_psycopg):  # type: ignore[misc]
     """``auroradsql+psycopg_async``: Aurora DSQL over psycopg 3's asyncio connection.
 
     Use it with :func:`sqlalchemy.ext.asyncio.create_async_engine`; it behaves
@@ -68,16 +70,6 @@ class AuroraDSQLDialect_psycopg_async(AuroraDSQLDialect, PGDialectAsync_psycopg)
             # duck-typed: same methods, run off the event loop
             self.token_provider = cast("IAMTokenProvider", _ThreadedTokenProvider(provider))
         return cargs, cparams
-
-    def _server_error(self, sqlstate: str, message: str) -> Exception:
-        return _psycopg_error(sqlstate, message)
-
-    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
-        from psycopg.pq import TransactionStatus
-
-        # SQLAlchemy's adapted connection, or psycopg's AsyncConnection itself
-        driver_conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)
-        return driver_conn.info.transaction_status != TransactionStatus.IDLE  # type: ignore[no-any-return]
 
     def _rewind_job_row(self, cursor: Any, row: Any) -> None:
         # SQLAlchemy's asyncio cursor has already buffered the result (a deque
