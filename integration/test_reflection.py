@@ -123,7 +123,7 @@ def test_inspector_reports_what_the_dialect_created(engine: sa.Engine, fresh_sch
 
     columns = {c["name"]: c for c in insp.get_columns("account")}
     assert isinstance(columns["id"]["type"], sa.BIGINT)
-    assert columns["id"]["identity"]["cache"] == 65536
+    assert columns["id"]["identity"]["cache"] == 1
     assert columns["id"]["autoincrement"] is True
     assert isinstance(columns["profile"]["type"], JSON)
     assert isinstance(columns["settings"]["type"], JSONB)

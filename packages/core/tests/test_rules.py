@@ -126,7 +126,6 @@ def test_limits() -> None:
     assert limits.index_key_columns == 8
     assert limits.indexes_per_table == 24
     assert limits.columns_per_table == 255
-    assert rules.IDENTITY_CACHE_DEFAULT == 65536
     assert rules.NUMERIC_DEFAULT_PRECISION == (18, 6)
 
 

@@ -81,7 +81,7 @@ from sqlalchemy import schema as sa_schema
 from sqlalchemy import types as sqltypes
 from sqlalchemy.sql import dml
 
-from . import rules
+from . import keys, rules
 from .compiler import dialect_option
 from .errors import DSQLUnsupportedError
 from .statements import Kind, classify
@@ -302,11 +302,14 @@ class AuroraDSQLImpl(PostgresqlImpl):
         return options
 
     def compare_type(self, inspector_column: Any, metadata_column: Any) -> bool:
-        if self._is_identity_key(metadata_column) and isinstance(
+        metadata_type = metadata_column.type.dialect_impl(self.dialect)
+        if isinstance(metadata_type, sqltypes.Integer) and isinstance(
             inspector_column.type, sqltypes.BigInteger
         ):
-            return False  # an integer autoincrement key is created as BIGINT IDENTITY
-        metadata_type = metadata_column.type.dialect_impl(self.dialect)
+            # The dialect creates integer keys and the columns carrying their
+            # values BIGINT (keys.py).  Never propose narrowing one back: the
+            # values fit, and DSQL cannot ALTER COLUMN TYPE anyway.
+            return False
         if isinstance(metadata_type, sqltypes.Enum) and isinstance(
             inspector_column.type, sqltypes.String
         ):
@@ -321,24 +324,10 @@ class AuroraDSQLImpl(PostgresqlImpl):
             in ((None, None), rules.NUMERIC_DEFAULT_PRECISION)
         ):
             return False  # DSQL stores numeric without precision as numeric(18,6)
-        if (
-            metadata_column.identity is not None
-            and isinstance(inspector_column.type, sqltypes.BigInteger)
-            and isinstance(metadata_type, sqltypes.Integer)
-        ):
-            return False  # identity columns are created BIGINT
         return bool(super().compare_type(inspector_column, metadata_column))
 
     def _is_identity_key(self, column: Any) -> bool:
-        table = column.table
-        return (
-            column.primary_key
-            and column is table._autoincrement_column
-            and column.identity is None
-            and len(table.primary_key.columns) == 1
-            and not column.foreign_keys
-            and isinstance(column.type.dialect_impl(self.dialect), sqltypes.Integer)
-        )
+        return keys.is_identity_key(column, self.dialect)
 
     def _compare_identity_default(self, metadata_identity: Any, inspector_identity: Any) -> Any:
         diff, ignored, is_alter = super()._compare_identity_default(

@@ -524,13 +524,20 @@ LIMITS: Final = Limits()
 
 # -- identity columns and sequences ------------------------------------------
 
-IDENTITY_CACHE_DEFAULT: Final = 65_536
-"""The CACHE the dialect writes when the user gives none (unordered values, with gaps)."""
+SEQUENCE_CACHE_LARGE_MIN: Final = 65_536
+"""The smallest CACHE above 1 that DSQL accepts.  CACHE >= this gives unique
+values that are unordered across sessions, with gaps (each session takes a
+block); CACHE 1 follows PostgreSQL's uncached sequence behaviour."""
+
+IDENTITY_CACHE_DEFAULT: Final = 1
+"""The CACHE the dialect writes when the model gives none: 1, so an
+autoincrement key keeps PostgreSQL's insertion order.  ``create_engine(...,
+identity_cache=65536)`` trades that order for allocation throughput."""
 
 
 def is_valid_sequence_cache(cache: int) -> bool:
     """DSQL accepts CACHE 1 or CACHE >= 65536, nothing in between."""
-    return cache == 1 or cache >= IDENTITY_CACHE_DEFAULT
+    return cache == 1 or cache >= SEQUENCE_CACHE_LARGE_MIN
 
 
 # -- types ---------------------------------------------------------------------
