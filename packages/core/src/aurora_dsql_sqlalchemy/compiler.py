@@ -34,6 +34,7 @@ __all__ = [
     "AuroraDSQLTypeCompiler",
     "DSQLSchemaWarning",
     "dialect_option",
+    "postgresql_variant",
 ]
 
 
@@ -245,7 +246,8 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         return super().visit_computed_column(generated, **kw)  # type: ignore[no-any-return]
 
     def define_unique_constraint_distinct(self, constraint: Any, **kw: Any) -> str:
-        # reads auroradsql_nulls_not_distinct as well as the postgresql_ spelling
+        # reads auroradsql_nulls_not_distinct as well as the postgresql_ spelling;
+        # also used for CREATE INDEX, which takes the same clause
         nulls_not_distinct = dialect_option(constraint, "nulls_not_distinct")
         if nulls_not_distinct is True:
             return "NULLS NOT DISTINCT "
@@ -323,11 +325,9 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             ", ".join(keys),
         )
         text += self._define_include(index)
-        nulls_not_distinct = dialect_option(index, "nulls_not_distinct")
-        if nulls_not_distinct is True:
-            text += " NULLS NOT DISTINCT"
-        elif nulls_not_distinct is False:
-            text += " NULLS DISTINCT"
+        distinct = self.define_unique_constraint_distinct(index)
+        if distinct:
+            text += " " + distinct.rstrip()
         where = dialect_option(index, "where")
         if where is not None:
             where = coercions.expect(roles.DDLExpressionRole, where)
@@ -419,6 +419,15 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         )
 
 
+def postgresql_variant(type_: Any, dialect_name: str) -> Any:
+    """``type_.with_variant(..., "postgresql")`` applies to this dialect when the
+    type names no variant for it: code written for PostgreSQL keeps its types."""
+    variants = _compat.variant_mapping(type_)
+    if variants and dialect_name not in variants and "postgresql" in variants:
+        return variants["postgresql"]
+    return type_
+
+
 def _check_cache(subject: str, cache: int | None) -> None:
     """Refuse a CACHE DSQL would refuse (it takes 1 or >= 65536), naming the object."""
     if cache is not None and not rules.is_valid_sequence_cache(cache):
@@ -469,9 +478,7 @@ class AuroraDSQLTypeCompiler(pg_base.PGTypeCompiler):
     applies when no ``auroradsql`` variant is given."""
 
     def process(self, type_: Any, **kw: Any) -> str:
-        variants = type_._variant_mapping
-        if variants and self.dialect.name not in variants and "postgresql" in variants:
-            type_ = variants["postgresql"]
+        type_ = postgresql_variant(type_, self.dialect.name)
         column = kw.get("type_expression")
         if isinstance(column, sa_schema.Column) and keys.is_widened(column, self.dialect):
             # DSQL identity columns and sequences are BIGINT, and so must be
