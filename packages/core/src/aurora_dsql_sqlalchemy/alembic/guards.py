@@ -9,8 +9,9 @@ foreign key on an added column (Alembic sends it as a second statement, after
 the column was added).
 
 ``alembic revision --autogenerate`` runs the same checks on each detected
-change (Alembic >= 1.18), by rendering it offline through this
-implementation; a refusal is one line on the command line (a
+change to an existing table's columns (Alembic >= 1.18: ``add_column``,
+``alter_column``, the changes whose recipe on DSQL is a different migration),
+by rendering it offline through this implementation; a refusal is one line on the command line (a
 :class:`DSQLAutogenerateRefusal` is an Alembic ``CommandError``), not a
 traceback.
 """
@@ -79,6 +80,7 @@ def _refuse_unsupported_ops(autogen_context: Any, upgrade_ops: Any) -> Any:
     from alembic.runtime.migration import MigrationContext
     from alembic.util import PriorityDispatchResult
 
+    _CHANGES_TO_EXISTING_COLUMNS = (ops.AddColumnOp, ops.AlterColumnOp)
     dialect = autogen_context.migration_context.impl.dialect
     scratch = MigrationContext.configure(dialect=dialect, opts={"as_sql": True, "output_buffer": io.StringIO()})
     operations = Operations(scratch)
@@ -88,6 +90,8 @@ def _refuse_unsupported_ops(autogen_context: Any, upgrade_ops: Any) -> Any:
             if isinstance(op, ops.OpContainer):
                 walk(op.ops)
                 continue
+            if not isinstance(op, _CHANGES_TO_EXISTING_COLUMNS):
+                continue  # new objects: refused (if at all) by the same checks at upgrade / --sql
             try:
                 operations.invoke(op)
             except DSQLUnsupportedError as refused:
