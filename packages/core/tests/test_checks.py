@@ -17,6 +17,9 @@ NOT_STATEMENT_RULES = frozenset(
     {
         "transaction-aborted",
         "drop-primary-key-column",
+        "tables-per-database",
+        "schemas-per-database",
+        "sequences-per-database",
         "transaction-rows",
         "transaction-size",
         "transaction-age",
@@ -606,3 +609,19 @@ def test_typical_statement_is_checked_fast() -> None:
             check_sql(sql)
         best = min(best, (time.perf_counter() - started) / 20)
     assert best < 0.001
+
+
+def test_one_parse_tells_what_the_execution_layer_needs() -> None:
+    from aurora_dsql_sqlalchemy.local.checks import analyze
+
+    text = (
+        "CREATE TABLE t (id int PRIMARY KEY, u int UNIQUE); CREATE INDEX ASYNC ix ON t (u); "
+        "ALTER TABLE t DROP COLUMN id; GRANT SELECT ON t TO app; INSERT INTO t VALUES (1); BEGIN; SELECT 1"
+    )
+    analysis = analyze(text, one_transaction=False)
+    assert analysis.kinds == ("ddl", "ddl", "ddl", "ddl", "dml", "control", "query")
+    assert [s.job for s in analysis.statements][:2] == [None, "index"]
+    assert [table for table, _ in analysis.indexed_tables] == ["t", "t", "t"]
+    assert analysis.dropped_columns == (("t", "id", 1),)
+    assert analysis.primary_keys == {"t": ["id"]}
+    assert analyze(text, one_transaction=False) is analysis  # parsed once per text

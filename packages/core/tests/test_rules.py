@@ -115,6 +115,19 @@ def test_indexes_per_table_limit_moves_lint() -> None:
     assert [(f.rule, f.line) for f in lint_sql(sql, limits=shrunk)] == [("indexes-per-table", 3)]
 
 
+def test_catalog_limits_move_lint() -> None:
+    sql = "".join(f"CREATE SCHEMA s{i};\n" for i in range(3))
+    assert lint_sql(sql) == []
+    shrunk = dataclasses.replace(rules.LIMITS, schemas=2)
+    assert [(f.rule, f.line) for f in lint_sql(sql, limits=shrunk)] == [("schemas-per-database", 3)]
+
+
+def test_dropping_a_primary_key_column_the_file_created() -> None:
+    sql = "CREATE TABLE t (id int PRIMARY KEY, note text);\nALTER TABLE t DROP COLUMN note;\nALTER TABLE t DROP COLUMN id;\n"
+    (finding,) = lint_sql(sql)
+    assert (finding.rule, finding.line, finding.message) == ("drop-primary-key-column", 3, "cannot drop primary key column id")
+
+
 def test_commit_rules_are_the_ones_fired_at_commit() -> None:
     at_commit = rules.rules_firing_at("commit")
     assert at_commit and all(r.fires_at == "commit" for r in at_commit)

@@ -57,7 +57,7 @@ from .lint_sources import (
     looks_like_module,
     run_migration,
 )
-from .rules import LIMITS, RULES, Limits
+from .rules import LIMITS, RULES, Limits, RuleId
 from .violations import Location, Violation
 
 __all__ = ["Finding", "LintError", "Problem", "Report", "lint_metadata", "lint_paths", "lint_sql", "main"]
@@ -151,6 +151,13 @@ class Report:
         self.problems.extend(other.problems)
 
 
+_LIMIT_OF = {"table": "tables", "schema": "schemas", "sequence": "sequences"}
+_RULE_OF: dict[str, RuleId] = {
+    "table": "tables-per-database",
+    "schema": "schemas-per-database",
+    "sequence": "sequences-per-database",
+}
+
 # -- SQL text -----------------------------------------------------------------------------
 
 
@@ -188,6 +195,13 @@ def _check_sql(sql: str, file: str | None, limits: Limits, placeholders: bool) -
         if column in analysis.primary_keys.get(table, ()):
             violation = Violation("drop-primary-key-column", f"ALTER TABLE {table} DROP COLUMN {column}", {"column": column})
             found.append(Finding(violation.at(at(None, line))))
+    created: Counter[str] = Counter()
+    for kind, name, line in analysis.created_objects:
+        created[kind] += 1
+        limit = getattr(limits, _LIMIT_OF[kind])
+        if created[kind] == limit + 1:
+            subject = f"{kind} {name}: {kind} number {created[kind]} in one file"
+            found.append(Finding(Violation(_RULE_OF[kind], subject, location=at(None, line))))
     report.findings = sorted(found, key=lambda f: f.line or 0)
     for where in analysis.unparsed:
         statement, _, error = (where.statement or "").partition("\n")

@@ -109,6 +109,9 @@ RuleId = Literal[
     "add-constraint",
     "validate-constraint",
     "columns-per-table",
+    "tables-per-database",
+    "schemas-per-database",
+    "sequences-per-database",
     "numeric-precision",
 ]
 """Every rule id; mypy checks the ids the code names against this list."""
@@ -121,8 +124,9 @@ class Limits:
     Strict local mode and ``lint`` enforce these; pass a modified copy
     (``dataclasses.replace(LIMITS, ...)``) to relax them.  Those marked
     *catalog* need the database's current state: the checker reports what a
-    text adds (:class:`aurora_dsql_sqlalchemy.local.checks.Analysis`) and the
-    execution layer or ``lint`` counts it.
+    text adds (``indexed_tables``, ``created_objects`` of
+    :class:`aurora_dsql_sqlalchemy.local.checks.Analysis`), ``lint`` counts it
+    across a file or schema, and the execution layer against the catalog.
     """
 
     transaction_rows: int = 3_000
@@ -162,6 +166,9 @@ _FACTS: Final = {
     "indexes": f"{LIMITS.indexes_per_table}",
     "key_bytes": f"{LIMITS.index_key_bytes:,} bytes",
     "columns": f"{LIMITS.columns_per_table}",
+    "tables": f"{LIMITS.tables:,}",
+    "schemas": f"{LIMITS.schemas}",
+    "sequences": f"{LIMITS.sequences:,}",
     "cache": f"{IDENTITY_CACHE_DEFAULT}",
     "numeric": "numeric({},{})".format(*NUMERIC_DEFAULT_PRECISION),
     "numeric_scale": f"{NUMERIC_DEFAULT_PRECISION[1]}",
@@ -767,6 +774,30 @@ RULES: Final[dict[str, Rule]] = _rules(
         "54011",
         "tables can have at most 255 columns",
         "Split the table.",
+    ),
+    Rule(
+        "tables-per-database",
+        "more than {tables} tables",
+        "54000",
+        "too many tables",
+        "Drop unused tables, or keep several kinds of record in one table.",
+        observed=False,
+    ),
+    Rule(
+        "schemas-per-database",
+        "more than {schemas} schemas besides public and sys",
+        "54000",
+        "too many schemas",
+        "Drop unused schemas; a test suite's per-run schemas must be dropped after the run.",
+        observed=False,
+    ),
+    Rule(
+        "sequences-per-database",
+        "more than {sequences} sequences",
+        "54000",
+        "too many sequences",
+        "Use UUID keys (gen_random_uuid()) where ordered values are not needed.",
+        observed=False,
     ),
     Rule(
         "numeric-precision",

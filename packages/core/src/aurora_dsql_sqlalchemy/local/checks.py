@@ -91,6 +91,9 @@ class Analysis:
     primary-key column, which only the catalog (or the same text) can tell."""
     primary_keys: dict[str, list[str]] = field(default_factory=dict)
     """Primary-key columns of the tables the text creates."""
+    created_objects: tuple[tuple[str, str, int], ...] = ()
+    """``(kind, name, line)`` of each table, schema and sequence the text creates
+    (DSQL limits how many a database holds: :class:`~aurora_dsql_sqlalchemy.rules.Limits`)."""
     unparsed: tuple[Location, ...] = ()
     """Statements PostgreSQL's parser rejects (with ``split=True`` only)."""
     parsed: bool = True
@@ -174,6 +177,7 @@ def analyze(
     indexed: list[tuple[str, int]] = []
     dropped: list[tuple[str, str, int]] = []
     primary_keys: dict[str, list[str]] = {}
+    created: list[tuple[str, str, int]] = []
     shape = _TransactionShape() if one_transaction and len(prepared.statements) > 1 else None
     for raw in prepared.statements:
         ctx = Context(limits, prepared.data[raw.start : raw.start + raw.length], raw.is_async)
@@ -188,8 +192,11 @@ def analyze(
         indexed.extend((table, location.line or 0) for table in ctx.indexes)
         dropped.extend((table, column, location.line or 0) for table, column in ctx.dropped_columns)
         primary_keys.update(ctx.primary_keys)
+        created.extend((kind, name, location.line or 0) for kind, name in ctx.created)
     unparsed = tuple(_location(prepared, original, u.start, u.length, u.error) for u in prepared.unparsed)
-    return Analysis(tuple(found), tuple(statements), tuple(indexed), tuple(dropped), primary_keys, unparsed)
+    return Analysis(
+        tuple(found), tuple(statements), tuple(indexed), tuple(dropped), primary_keys, tuple(created), unparsed
+    )
 
 
 def _walk(node: Any, ctx: Context) -> None:

@@ -24,7 +24,16 @@ __all__ = ["Context", "Recognizer", "Visitor"]
 class Context:
     """One statement being checked, and what the recognisers found in it."""
 
-    __slots__ = ("dropped_columns", "found", "indexes", "is_async", "limits", "primary_keys", "statement")
+    __slots__ = (
+        "created",
+        "dropped_columns",
+        "found",
+        "indexes",
+        "is_async",
+        "limits",
+        "primary_keys",
+        "statement",
+    )
 
     def __init__(self, limits: Limits, statement: bytes, is_async: bool) -> None:
         self.limits = limits
@@ -39,6 +48,8 @@ class Context:
         """``(table, column)`` dropped: DSQL refuses it for a primary-key column (needs the catalog)."""
         self.primary_keys: dict[str, list[str]] = {}
         """Primary-key columns of the tables created."""
+        self.created: list[tuple[str, str]] = []
+        """``(kind, name)`` of each table, schema and sequence created (DSQL counts them)."""
 
     def add(self, rule_id: RuleId, subject: str, **fields: str) -> None:
         self.found.append(Violation(rule_id, subject, fields))

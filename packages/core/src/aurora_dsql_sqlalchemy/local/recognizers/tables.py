@@ -85,6 +85,7 @@ def _sequence_type(ctx: Context, subject: str, items: Iterable[Node] | None) -> 
 class TableRecognizer(Recognizer):
     def visit_CreateStmt(self, node: Node, ctx: Context) -> None:
         table = relation(node.get("relation"))
+        ctx.created.append(("table", table))
         persistence(ctx, node.get("relation"), "CREATE TEMPORARY TABLE", table)
         if node.get("partspec"):
             ctx.add("partitioning", f"CREATE TABLE {table} PARTITION BY", statement="PARTITION BY")
@@ -139,6 +140,7 @@ class TableRecognizer(Recognizer):
 
     def visit_CreateSeqStmt(self, node: Node, ctx: Context) -> None:
         name = relation(node.get("sequence"))
+        ctx.created.append(("sequence", name))
         persistence(ctx, node.get("sequence"), "CREATE TEMPORARY SEQUENCE", name)
         _sequence_type(ctx, f"sequence {name}", node.get("options"))
         check_cache(ctx, f"CREATE SEQUENCE {name}", node.get("options"), required=True)
@@ -163,6 +165,9 @@ class TableRecognizer(Recognizer):
             name = relation(into.get("rel"))
             persistence(ctx, into.get("rel"), "CREATE TEMPORARY TABLE", name)
             ctx.add("create-table-as", f"SELECT INTO {name}", statement="CreateTableAs")
+
+    def visit_CreateSchemaStmt(self, node: Node, ctx: Context) -> None:
+        ctx.created.append(("schema", str(node.get("schemaname", "?"))))
 
     def visit_ViewStmt(self, node: Node, ctx: Context) -> None:
         persistence(ctx, node.get("view"), "CREATE TEMPORARY VIEW", relation(node.get("view")))
