@@ -149,7 +149,6 @@ def created_indexes(sql: str, *, placeholders: bool = False) -> list[tuple[str, 
     return list(analyze(sql, LIMITS, placeholders=placeholders).indexed_tables)
 
 
-@functools.lru_cache(maxsize=256)
 def analyze(
     sql: str,
     limits: Limits = LIMITS,
@@ -168,6 +167,13 @@ def analyze(
     statement when the whole text does not parse, reporting the statements
     that don't (both for ``.sql`` files).
     """
+    return _analyze(sql, limits, placeholders, meta_commands, split, one_transaction)
+
+
+@functools.lru_cache(maxsize=256)
+def _analyze(
+    sql: str, limits: Limits, placeholders: bool, meta_commands: bool, split: bool, one_transaction: bool
+) -> Analysis:
     prepared = prepare(sql, placeholders, meta_commands=meta_commands, split=split)
     if prepared is None:
         return Analysis(parsed=False)
