@@ -8,11 +8,10 @@ Importing this module registers :class:`AuroraDSQLImpl` for the
 
 from __future__ import annotations
 
-from .alembic.guards import _refuse_unsupported_ops, register_autogenerate_guard
+from .alembic.guards import _refuse_unsupported_ops as _refuse_unsupported_ops
+from .alembic.guards import register_autogenerate_guard
 from .alembic.impl import AuroraDSQLImpl
 
 __all__ = ["AuroraDSQLImpl"]
 
 register_autogenerate_guard()
-
-_ = _refuse_unsupported_ops  # re-exported for the tests of the guard
