@@ -1,10 +1,16 @@
-"""Strict local mode answers like DSQL: a conformance table.
+"""Strict local mode answers like DSQL: two conformance tables.
 
-For each statement-level DSQL rule: one statement DSQL rejects and a close
-variant it accepts, run through a strict local-mode engine on a real
+``CASES``: for each statement-level DSQL rule, one statement DSQL rejects and
+a close variant it accepts, run through a strict local-mode engine on a real
 PostgreSQL.  The rejected one must fail with the rule's SQLSTATE and DSQL's
 message (before reaching PostgreSQL, which would accept most of them); the
 accepted one must succeed.
+
+``OBSERVED``: what live clusters answered (DSQL-RULES.md, September-October
+2026): statement -> SQLSTATE, DSQL's message as recorded, and what happens to
+the transaction afterwards, run through the engine inside a transaction.
+``rules.py`` must render the recorded message (so a DSQL change is one edit
+to ``rules.py`` plus one row here).
 
 The same pairs go through ``dsql-lint`` (AWS's linter, whose grammar comes
 from a live cluster) as an independent oracle.  Where it disagrees with us,
@@ -18,13 +24,15 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import sqlalchemy as sa
 from aurora_dsql_sqlalchemy import rules
 from aurora_dsql_sqlalchemy.local.checks import check_sql
+from aurora_dsql_sqlalchemy.rules import RuleId
 from sqlalchemy.engine import URL
 
 SETUP = [
@@ -40,8 +48,8 @@ SETUP = [
     "ALTER TABLE t ADD CONSTRAINT ck_a CHECK (a > 0) NOT VALID",
 ]
 
+_257 = ", ".join(f"c{i} int" for i in range(257))
 _256 = ", ".join(f"c{i} int" for i in range(256))
-_255 = ", ".join(f"c{i} int" for i in range(255))
 
 
 @dataclass(frozen=True)
@@ -64,8 +72,30 @@ CASES = [
     Case(
         "isolation-level",
         "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ",
     ),
+    Case("set-transaction", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SELECT 1"),
+    Case("set-transaction", "SET default_transaction_isolation = 'repeatable read'", "SET TimeZone = 'UTC'"),
+    Case(
+        "merge",
+        "MERGE INTO t USING p ON t.id = p.id WHEN MATCHED THEN DELETE",
+        "DELETE FROM t USING p WHERE t.id = p.id",
+    ),
+    Case("tablesample", "SELECT id FROM t TABLESAMPLE SYSTEM (10)", "SELECT id FROM t ORDER BY random() LIMIT 1"),
+    Case("unavailable-type", "SELECT line('{1,-1,0}')", "SELECT greatest(1, 2)"),
+    Case("unavailable-type", "SELECT '0/16B6C50'::pg_lsn", "SELECT '0/16B6C50'::text"),
+    Case("text-search-config", "SELECT to_tsvector('english', 'a fat cat')", "SELECT lower('a fat cat')"),
+    Case("job-id", "CALL sys.wait_for_job('not-a-job')", "SELECT 'not-a-job'::text"),
+    Case("call-subquery", "CALL sys.wait_for_job((SELECT 'x'))", "SELECT (SELECT 'x')"),
+    Case("foreign-table", "CREATE FOREIGN TABLE f (a int) SERVER s", "CREATE TABLE f (a int PRIMARY KEY)"),
+    Case("alter-type", "ALTER TYPE mood RENAME TO feeling", "CREATE DOMAIN feeling AS int"),
+    Case("drop-type", "DROP TYPE mood", "DROP DOMAIN IF EXISTS mood"),
+    Case(
+        "validate-constraint",
+        "ALTER TABLE t VALIDATE CONSTRAINT ck_a",
+        "ALTER TABLE ASYNC t VALIDATE CONSTRAINT ck_a",
+    ),
+    Case("alter-column-statistics", "ALTER TABLE t ALTER COLUMN a SET STATISTICS 500", "ANALYZE t"),
     Case("locking-clause", "SELECT id FROM t FOR SHARE", "SELECT id FROM t FOR UPDATE"),
     Case(
         "locking-clause",
@@ -330,8 +360,8 @@ CASES = [
     ),
     Case(
         "columns-per-table",
+        f"CREATE TABLE wide ({_257})",
         f"CREATE TABLE wide ({_256})",
-        f"CREATE TABLE wide ({_255})",
     ),
 ]
 
@@ -351,10 +381,6 @@ IDS = _ids()
 # "cannot parse" entries are statements dsql-lint's own SQL parser does not know: it reports
 # them (as parse_error), so it agrees they fail, but names no DSQL rule.
 KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {
-    ("isolation-level-2", "accepted"): (
-        "dsql-lint refuses every SET TRANSACTION; DSQL-RULES (live-cluster results) lists "
-        "ISOLATION LEVEL REPEATABLE READ / READ ONLY / READ WRITE as accepted. We believe DSQL-RULES."
-    ),
     ("locking-clause-1", "rejected"): (
         "dsql-lint has no FOR SHARE rule; DSQL answers 0A000 'locking clauses other than FOR "
         "UPDATE/FOR KEY SHARE are not supported' (live-cluster result). We believe ours."
@@ -425,10 +451,38 @@ KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {
         "type (user guide, supported data types). We believe ours."
     ),
     ("column-type-3", "rejected"): "as column-type-2 (ranges).",
+    ("merge-1", "rejected"): (
+        "dsql-lint accepts MERGE; live DSQL answers 0A000 'unsupported statement type: MERGE' "
+        "(DSQL-RULES, observed). We believe the record."
+    ),
+    ("tablesample-1", "rejected"): "dsql-lint accepts TABLESAMPLE; DSQL refuses it (DSQL-RULES).",
+    ("unavailable-type-1", "rejected"): (
+        "dsql-lint does not check query-time types; live DSQL answers 0A000 'datatype line not "
+        "supported' for SELECT line(...) (observed)."
+    ),
+    ("unavailable-type-2", "rejected"): "as unavailable-type-1 (pg_lsn).",
+    ("text-search-config-1", "rejected"): (
+        "dsql-lint does not check function arguments; live DSQL answers 42704 'text search "
+        "configuration \"english\" does not exist' (observed)."
+    ),
+    ("job-id-1", "rejected"): (
+        "dsql-lint does not check CALL arguments; live DSQL answers 22P02 'Unable to convert "
+        "text to UUID' (observed)."
+    ),
+    ("call-subquery-1", "rejected"): (
+        "dsql-lint does not check CALL arguments; DSQL (and PostgreSQL) answer 0A000 'cannot "
+        "use subquery in CALL argument'."
+    ),
+    ("foreign-table-1", "rejected"): (
+        "dsql-lint cannot parse CREATE FOREIGN TABLE (parse_error): agrees it is refused."
+    ),
+    ("alter-column-statistics-1", "rejected"): (
+        "dsql-lint cannot parse SET STATISTICS (parse_error): agrees it is refused."
+    ),
     (
         "columns-per-table-1",
         "rejected",
-    ): "dsql-lint does not count columns; DSQL answers 54011 above 255.",
+    ): "dsql-lint does not count columns; DSQL answers 54011 above 256.",
 }
 
 
@@ -474,8 +528,13 @@ def test_close_variant_accepted(engine: sa.Engine, schema: None, case: Case) -> 
 
 def test_every_statement_rule_is_in_the_table() -> None:
     not_statement_rules = {
-        "ddl-per-transaction",  # the transaction shape: tested in the execution tests
+        "ddl-per-transaction",  # the transaction shape: in OBSERVED and the execution tests
         "ddl-dml-mix",
+        "transaction-aborted",  # what follows a refusal: in OBSERVED
+        "drop-primary-key-column",  # needs the catalog: lint checks it across a file
+        "tables-per-database",  # needs the catalog: lint counts across a file
+        "schemas-per-database",
+        "sequences-per-database",
         "transaction-rows",
         "transaction-size",
         "transaction-age",
@@ -488,6 +547,266 @@ def test_every_statement_rule_is_in_the_table() -> None:
         r.id for r in rules.RULES.values() if r.severity == "error"
     } - not_statement_rules
     assert wanted - {c.rule_id for c in CASES} == set()
+
+
+# -- what live clusters answered (DSQL-RULES.md, 2026-12) ------------------------------------
+
+ABORT_PENDING = (
+    "strict mode raises this refusal client-side, so PostgreSQL's transaction stays usable; "
+    "the execution layer's transaction-abort emulation (dialect helper, issue 13) makes later "
+    "statements answer 25P02 as DSQL does"
+)
+ASYNC_ANYWHERE_PENDING = (
+    "the execution layer translates CREATE INDEX ASYNC only as a text's first statement "
+    "(dialect helper, issue 13: 'translated wherever it appears in the query')"
+)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One recorded answer of a live DSQL cluster."""
+
+    id: str
+    sql: str
+    """Sent with ``exec_driver_sql`` inside a transaction (after ``before``)."""
+    sqlstate: str | None
+    """``None``: DSQL accepts it."""
+    message: str | None = None
+    """DSQL's message as recorded (``None``: not recorded, or PostgreSQL's own syntax error)."""
+    rule_id: RuleId | None = None
+    """The rule that must render ``message``."""
+    fields: dict[str, str] = field(default_factory=dict)
+    after: Literal["aborted"] = "aborted"
+    """The transaction after a refusal: later statements fail with 25P02 until ROLLBACK."""
+    before: tuple[str, ...] = ()
+    pending: str | None = None
+    """Why strict mode does not match this row yet (the row is then a strict xfail)."""
+    abort_pending: str = ABORT_PENDING
+    """Why the transaction is not yet aborted as on DSQL after this refusal."""
+
+
+_SETTING = 'setting configuration parameter "TRANSACTION" not supported'
+_257 = ", ".join(f"c{i} int" for i in range(257))
+
+OBSERVED = [
+    Observed("set-transaction-rr", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "0A000", _SETTING, "set-transaction"),
+    Observed("set-transaction-ro", "SET TRANSACTION READ ONLY", "0A000", _SETTING, "set-transaction"),
+    Observed("set-default-isolation", "SET default_transaction_isolation = 'serializable'", "0A000", _SETTING, "set-transaction"),
+    Observed(
+        "set-transaction-serializable",
+        "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+        "0A000",
+        "Unsupported isolation level: SERIALIZABLE",
+        "isolation-level",
+        {"level": "SERIALIZABLE"},
+    ),
+    Observed("begin-repeatable-read", "BEGIN ISOLATION LEVEL REPEATABLE READ", None),
+    Observed("set-timezone", "SET TimeZone = 'UTC'", None),
+    Observed(
+        "for-share",
+        "SELECT id FROM t FOR SHARE",
+        "0A000",
+        "locking clauses other than FOR UPDATE/FOR KEY SHARE are not supported",
+        "locking-clause",
+        {"clause": "FOR SHARE"},
+    ),
+    Observed("for-key-share", "SELECT id FROM t FOR KEY SHARE", None),
+    Observed("truncate", "TRUNCATE t", "0A000", "unsupported statement: Truncate", "truncate", {"statement": "Truncate"}),
+    Observed(
+        "create-extension",
+        "CREATE EXTENSION pgcrypto",
+        "0A000",
+        "unsupported statement: CreateExtension",
+        "extension",
+        {"statement": "CreateExtension"},
+    ),
+    Observed("createdb", "CREATE DATABASE other", "0A000", "unsupported statement: Createdb", "server-admin", {"statement": "Createdb"}),
+    Observed(
+        "create-table-as",
+        "CREATE TABLE t2 AS SELECT id FROM t",
+        "0A000",
+        "unsupported statement: CreateTableAs",
+        "create-table-as",
+        {"statement": "CreateTableAs"},
+    ),
+    Observed(
+        "foreign-table",
+        "CREATE FOREIGN TABLE f (a int) SERVER s",
+        "0A000",
+        "unsupported statement: CreateForeignTable",
+        "foreign-table",
+        {"statement": "CreateForeignTable"},
+    ),
+    Observed(
+        "alter-system",
+        "ALTER SYSTEM SET work_mem = '64MB'",
+        "0A000",
+        "unsupported statement: AlterSystem",
+        "server-admin",
+        {"statement": "AlterSystem"},
+    ),
+    Observed("listen", "LISTEN jobs", "0A000", "unsupported statement: Listen", "listen-notify", {"statement": "Listen"}),
+    Observed("alter-type", "ALTER TYPE mood ADD VALUE 'happy'", "0A000", "ALTER TYPE not supported", "alter-type"),
+    Observed("rename-type", "ALTER TYPE mood RENAME TO feeling", "0A000", "ALTER TYPE not supported", "alter-type"),
+    Observed("drop-type", "DROP TYPE mood", "0A000", "unsupported object in DROP statement", "drop-type"),
+    Observed(
+        "merge",
+        "MERGE INTO t USING p ON t.id = p.id WHEN MATCHED THEN DELETE",
+        "0A000",
+        "unsupported statement type: MERGE",
+        "merge",
+    ),
+    Observed("tablesample", "SELECT id FROM t TABLESAMPLE SYSTEM (10)", "0A000", None, "tablesample"),
+    Observed("line", "SELECT line('{1,-1,0}')", "0A000", "datatype line not supported", "unavailable-type", {"type": "line"}),
+    Observed("pg-lsn", "SELECT '0/16B6C50'::pg_lsn", "0A000", "datatype pg_lsn not supported", "unavailable-type", {"type": "pg_lsn"}),
+    Observed(
+        "text-search",
+        "SELECT to_tsvector('english', 'a fat cat')",
+        "42704",
+        'text search configuration "english" does not exist',
+        "text-search-config",
+        {"name": "english"},
+    ),
+    Observed(
+        "validate-sync",
+        "ALTER TABLE t VALIDATE CONSTRAINT ck_a",
+        "0A000",
+        "unsupported ALTER TABLE VALIDATE CONSTRAINT statement",
+        "validate-constraint",
+    ),
+    Observed(
+        "add-identity-column",
+        "ALTER TABLE t ADD COLUMN z bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1)",
+        "0A000",
+        "ALTER TABLE ADD COLUMN with constraint not supported",
+        "add-column-constraint",
+    ),
+    Observed("set-statistics", "ALTER TABLE t ALTER COLUMN a SET STATISTICS 500", "0A000", None, "alter-column-statistics"),
+    Observed(
+        "wait-subquery",
+        "CALL sys.wait_for_job((SELECT 'x'))",
+        "0A000",
+        "cannot use subquery in CALL argument",
+        "call-subquery",
+    ),
+    Observed("wait-bad-id", "CALL sys.wait_for_job('not-a-job')", "22P02", "Unable to convert text to UUID", "job-id"),
+    # PostgreSQL's parser refuses it as DSQL's does: the server's own syntax error
+    Observed("qualified-index-name", "CREATE INDEX ASYNC public.ix_q ON t (a)", "42601"),
+    Observed("index-sync", "CREATE INDEX ix_s ON t (a)", "0A000", "unsupported mode. please use CREATE INDEX ASYNC.", "index-async"),
+    Observed("index-using", "CREATE INDEX ASYNC ix_u ON t USING btree (a)", "0A000", "USING not supported for CREATE INDEX", "index-using"),
+    Observed(
+        "index-desc",
+        "CREATE INDEX ASYNC ix_d ON t (a DESC)",
+        "0A000",
+        "specifying sort order not supported for index keys",
+        "index-sort-order",
+    ),
+    Observed("columns-257", f"CREATE TABLE wide ({_257})", "54011", "tables can have at most 255 columns", "columns-per-table"),
+    Observed(
+        "two-ddl-in-one-query",
+        "CREATE TABLE m1 (id int PRIMARY KEY); CREATE TABLE m2 (id int PRIMARY KEY)",
+        "0A000",
+        "multiple ddl statements not supported in a transaction",
+        "ddl-per-transaction",
+    ),
+    Observed(
+        "ddl-and-dml-in-one-query",
+        "CREATE TABLE m1 (id int PRIMARY KEY); INSERT INTO p VALUES (7)",
+        "0A000",
+        "ddl and dml are not supported in the same transaction",
+        "ddl-dml-mix",
+    ),
+    Observed(
+        "grant-after-dml",
+        "GRANT SELECT ON t TO PUBLIC",
+        "0A000",
+        "ddl and dml are not supported in the same transaction",
+        "ddl-dml-mix",
+        before=("INSERT INTO p VALUES (8)",),
+    ),
+    Observed(
+        "async-index-in-a-block",
+        "BEGIN; CREATE INDEX ASYNC ix_b ON t (b); COMMIT",
+        None,
+        pending=ASYNC_ANYWHERE_PENDING,
+    ),
+    Observed(
+        "rows-3001",
+        "INSERT INTO p SELECT g FROM generate_series(1000, 4000) AS g",
+        "54000",
+        "transaction row limit exceeded",
+        "transaction-rows",
+        abort_pending=(
+            "the server raises the row limit, so SELECT 1 already answers 25P02; a second refusal "
+            "(TRUNCATE) is still answered client-side with its own 0A000 (dialect helper, issue 13)"
+        ),
+    ),
+]
+
+
+def _params(rows: list[Observed], *, aborting: bool = False) -> list[object]:
+    return [
+        pytest.param(
+            row,
+            id=row.id,
+            marks=[pytest.mark.xfail(strict=True, reason=why)]
+            if (why := row.pending or (row.abort_pending if aborting else None))
+            else [],
+        )
+        for row in rows
+    ]
+
+
+def _run_in_transaction(conn: sa.Connection, row: Observed) -> None:
+    conn.begin()
+    for statement in row.before:
+        conn.exec_driver_sql(statement)
+    result = conn.exec_driver_sql(row.sql)
+    if result.returns_rows:
+        result.fetchall()
+
+
+@pytest.mark.parametrize("row", _params(OBSERVED))
+def test_answers_as_a_live_cluster(engine: sa.Engine, schema: None, row: Observed) -> None:
+    with engine.connect() as conn:
+        if row.sqlstate is None:
+            _run_in_transaction(conn, row)
+            conn.rollback()
+            return
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            _run_in_transaction(conn, row)
+        assert _sqlstate(raised.value) == row.sqlstate
+        if row.message is not None:
+            assert row.message in str(raised.value.orig)
+
+
+REFUSED = [r for r in OBSERVED if r.sqlstate is not None and r.after == "aborted"]
+
+
+@pytest.mark.parametrize("row", _params(REFUSED, aborting=True))
+def test_a_refusal_aborts_the_transaction(engine: sa.Engine, schema: None, row: Observed) -> None:
+    aborted = rules.RULES["transaction-aborted"].sqlstate
+    with engine.connect() as conn:
+        with pytest.raises(sa.exc.DBAPIError):
+            _run_in_transaction(conn, row)
+        # every later statement fails until ROLLBACK, and a second refusal answers 25P02 too
+        for later in ("SELECT 1", "TRUNCATE t"):
+            with pytest.raises(sa.exc.DBAPIError) as then:
+                conn.exec_driver_sql(later)
+            assert _sqlstate(then.value) == aborted, later
+        conn.rollback()
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1  # usable again after ROLLBACK
+
+
+@pytest.mark.parametrize("row", [r for r in OBSERVED if r.rule_id], ids=[r.id for r in OBSERVED if r.rule_id])
+def test_rules_module_renders_the_recorded_answer(row: Observed) -> None:
+    assert row.rule_id is not None
+    rule = rules.RULES[row.rule_id]
+    assert rule.sqlstate == row.sqlstate
+    if row.message is None:
+        assert not rule.observed, f"{rule.id}: rules.py says its message was recorded; add it to the row"
+    else:
+        assert rule.server_message(**row.fields) == row.message
 
 
 def test_relaxed_rule_reaches_postgresql(dsql_url: URL, schema: None) -> None:

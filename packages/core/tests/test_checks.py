@@ -15,8 +15,11 @@ from aurora_dsql_sqlalchemy.local.checks import Violation, check_sql, find_viola
 # catalog (the lint command counts indexes per table across a schema).
 NOT_STATEMENT_RULES = frozenset(
     {
-        "ddl-per-transaction",
-        "ddl-dml-mix",
+        "transaction-aborted",
+        "drop-primary-key-column",
+        "tables-per-database",
+        "schemas-per-database",
+        "sequences-per-database",
         "transaction-rows",
         "transaction-size",
         "transaction-age",
@@ -27,8 +30,8 @@ NOT_STATEMENT_RULES = frozenset(
     }
 )
 
+_COLUMNS_257 = ", ".join(f"c{i} int" for i in range(257))
 _COLUMNS_256 = ", ".join(f"c{i} int" for i in range(256))
-_COLUMNS_255 = ", ".join(f"c{i} int" for i in range(255))
 
 # (rule id, statement DSQL rejects, a close variant DSQL accepts)
 CASES: list[tuple[str, str, str]] = [
@@ -40,17 +43,48 @@ CASES: list[tuple[str, str, str]] = [
     (
         "isolation-level",
         "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ",
     ),
     (
         "isolation-level",
         "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE",
         "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
     ),
+    ("set-transaction", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "BEGIN"),
+    ("set-transaction", "SET TRANSACTION READ ONLY", "BEGIN READ ONLY"),
     (
-        "isolation-level",
-        "SET default_transaction_isolation = 'read committed'",
+        "set-transaction",
         "SET default_transaction_isolation = 'repeatable read'",
+        "SET TimeZone = 'UTC'",
+    ),
+    ("merge", "MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE", "DELETE FROM t USING u WHERE t.id = u.id"),
+    ("tablesample", "SELECT * FROM t TABLESAMPLE SYSTEM (1)", "SELECT * FROM t ORDER BY random() LIMIT 10"),
+    ("unavailable-type", "SELECT line('{1,-1,0}')", "SELECT greatest(1, 2)"),
+    ("unavailable-type", "SELECT '0/16B6C50'::pg_lsn", "SELECT '0/16B6C50'::text"),
+    ("text-search-config", "SELECT to_tsvector('english', 'a fat cat')", "SELECT lower('a fat cat')"),
+    ("job-id", "CALL sys.wait_for_job('not-a-job')", "CALL sys.wait_for_job('6f1c1b1e-9c2f-4f60-8f0e-8f6f7d5f2a11')"),
+    ("call-subquery", "CALL sys.wait_for_job((SELECT max(job_id) FROM sys.jobs))", "CALL sys.wait_for_job(%(job_id)s)"),
+    ("foreign-table", "CREATE FOREIGN TABLE f (a int) SERVER s", "CREATE TABLE f (a int PRIMARY KEY)"),
+    ("foreign-table", "CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw", "CREATE SCHEMA s"),
+    ("alter-type", "ALTER TYPE mood ADD VALUE 'happy'", "ALTER DOMAIN mood SET DEFAULT 'ok'"),
+    ("alter-type", "ALTER TYPE mood RENAME TO feeling", "ALTER DOMAIN mood RENAME TO feeling"),
+    ("drop-type", "DROP TYPE mood", "DROP DOMAIN mood"),
+    ("validate-constraint", "ALTER TABLE t VALIDATE CONSTRAINT ck", "ALTER TABLE ASYNC t VALIDATE CONSTRAINT ck"),
+    ("alter-column-statistics", "ALTER TABLE t ALTER COLUMN a SET STATISTICS 500", "ANALYZE t"),
+    (
+        "ddl-per-transaction",
+        "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY)",
+        "BEGIN; CREATE INDEX ASYNC ix ON a (id); COMMIT",
+    ),
+    (
+        "ddl-dml-mix",
+        "CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1)",
+        "INSERT INTO a VALUES (1); INSERT INTO a VALUES (2)",
+    ),
+    (
+        "ddl-dml-mix",
+        "INSERT INTO a VALUES (1); GRANT SELECT ON a TO app",
+        "GRANT SELECT ON a TO app",
     ),
     (
         "locking-clause",
@@ -399,8 +433,8 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         "columns-per-table",
+        f"CREATE TABLE wide ({_COLUMNS_257})",
         f"CREATE TABLE wide ({_COLUMNS_256})",
-        f"CREATE TABLE wide ({_COLUMNS_255})",
     ),
 ]
 
@@ -437,7 +471,7 @@ def test_numeric_precision_is_a_warning_lint_reports() -> None:
     sql = "CREATE TABLE t (id int PRIMARY KEY, price numeric)"
     assert check_sql(sql) == ()  # DSQL accepts it: local mode must not refuse it
     found = find_violations(sql, warnings=True)
-    assert [f.violation.rule_id for f in found] == ["numeric-precision"]
+    assert [v.rule_id for v in found] == ["numeric-precision"]
     assert (
         find_violations("CREATE TABLE t (id int PRIMARY KEY, price numeric(10, 2))", warnings=True)
         == []
@@ -446,15 +480,15 @@ def test_numeric_precision_is_a_warning_lint_reports() -> None:
 
 def test_server_message_shapes() -> None:
     (truncate,) = check_sql("TRUNCATE orders")
-    assert truncate == Violation("truncate", "TRUNCATE orders", {"statement": "TRUNCATE"})
-    assert truncate.server_message() == "unsupported statement: TRUNCATE"
+    assert truncate == Violation("truncate", "TRUNCATE orders", {"statement": "Truncate"})
+    assert truncate.server_message() == "unsupported statement: Truncate"
     (setting,) = check_sql("SET statement_timeout = 0")
     assert (
         setting.server_message()
         == 'setting configuration parameter "statement_timeout" not supported'
     )
     (level,) = check_sql("BEGIN ISOLATION LEVEL SERIALIZABLE")
-    assert level.server_message() == "unsupported isolation level: SERIALIZABLE"
+    assert level.server_message() == "Unsupported isolation level: SERIALIZABLE"
     (lock,) = check_sql("SELECT pg_advisory_lock(1)")
     assert lock.server_message() == "function pg_advisory_lock not supported"
     (serial,) = check_sql("CREATE TABLE t (id serial PRIMARY KEY)")
@@ -511,9 +545,17 @@ def test_text_in_literals_and_comments_is_not_a_statement() -> None:
 
 
 def test_several_statements_in_one_text() -> None:
-    found = check_sql("CREATE INDEX ASYNC a ON t (x); CREATE INDEX b ON t (y); TRUNCATE t")
+    script = "CREATE INDEX ASYNC a ON t (x); CREATE INDEX b ON t (y); TRUNCATE t"
+    found = find_violations(script, one_transaction=False)
     assert [v.rule_id for v in found] == ["index-async", "truncate"]
     assert "ON t" in found[0].subject and " b " in found[0].subject
+    # as one query, the statements are one transaction: the later DDL are refused too
+    assert [v.rule_id for v in check_sql(script)] == [
+        "index-async",
+        "ddl-per-transaction",
+        "truncate",
+        "ddl-per-transaction",
+    ]
 
 
 def test_unparsable_text_yields_nothing() -> None:
@@ -526,20 +568,21 @@ def test_relaxed_limits() -> None:
     nine = "CREATE INDEX ASYNC ix ON t (c1, c2, c3, c4, c5, c6, c7, c8, c9)"
     assert check_sql(nine)[0].rule_id == "index-key-columns"
     assert check_sql(nine, dataclasses.replace(rules.LIMITS, index_key_columns=32)) == ()
-    wide = f"CREATE TABLE wide ({_COLUMNS_256})"
+    wide = f"CREATE TABLE wide ({_COLUMNS_257})"
     assert check_sql(wide, dataclasses.replace(rules.LIMITS, columns_per_table=1600)) == ()
 
 
 def test_findings_have_lines_and_statements() -> None:
     text = "SELECT 1;\n\n-- the next one is refused\nTRUNCATE t;\nCREATE INDEX ASYNC i ON t (a);\n  create index j on t (b);"
-    found = find_violations(text, placeholders=False)
-    assert [(f.line, f.violation.rule_id, f.statement) for f in found] == [
+    found = find_violations(text, placeholders=False, one_transaction=False)
+    assert [(v.location.line, v.rule_id, v.location.statement) for v in found if v.location] == [
         (4, "truncate", "TRUNCATE t"),
         (6, "index-async", "create index j on t (b)"),
     ]
     multibyte = "SELECT 'é€';\nTRUNCATE café"
     (finding,) = find_violations(multibyte)
-    assert (finding.line, finding.statement) == (2, "TRUNCATE café")
+    assert finding.location is not None
+    assert (finding.location.line, finding.location.statement) == (2, "TRUNCATE café")
 
 
 def test_several_violations_in_one_statement_are_all_reported() -> None:
@@ -566,3 +609,19 @@ def test_typical_statement_is_checked_fast() -> None:
             check_sql(sql)
         best = min(best, (time.perf_counter() - started) / 20)
     assert best < 0.001
+
+
+def test_one_parse_tells_what_the_execution_layer_needs() -> None:
+    from aurora_dsql_sqlalchemy.local.checks import analyze
+
+    text = (
+        "CREATE TABLE t (id int PRIMARY KEY, u int UNIQUE); CREATE INDEX ASYNC ix ON t (u); "
+        "ALTER TABLE t DROP COLUMN id; GRANT SELECT ON t TO app; INSERT INTO t VALUES (1); BEGIN; SELECT 1"
+    )
+    analysis = analyze(text, one_transaction=False)
+    assert analysis.kinds == ("ddl", "ddl", "ddl", "ddl", "dml", "control", "query")
+    assert [s.job for s in analysis.statements][:2] == [None, "index"]
+    assert [table for table, _ in analysis.indexed_tables] == ["t", "t", "t"]
+    assert analysis.dropped_columns == (("t", "id", 1),)
+    assert analysis.primary_keys == {"t": ["id"]}
+    assert analyze(text, one_transaction=False) is analysis  # parsed once per text

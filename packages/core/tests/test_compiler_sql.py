@@ -90,7 +90,14 @@ def test_plain_select_unchanged(dialect: Any) -> None:
     )
 
 
-def test_refusal_is_a_compile_error(dialect: Any) -> None:
-    """The refusal happens while compiling, so nothing ever reaches a server."""
-    with pytest.raises(sa_exc.CompileError):
-        sa.select(accounts.c.id).with_for_update(read=True).compile(dialect=dialect)
+@pytest.mark.parametrize("kw", [{"read": True}, {"key_share": True}])
+def test_compiler_and_checker_agree(dialect: Any, kw: dict[str, Any]) -> None:
+    """What the compiler refuses is what strict mode refuses in PostgreSQL's SQL for it."""
+    from aurora_dsql_sqlalchemy.local.checks import check_sql
+    from sqlalchemy.dialects import postgresql
+
+    stmt = sa.select(accounts.c.id).with_for_update(**kw)
+    with pytest.raises(DSQLUnsupportedError) as info:
+        stmt.compile(dialect=dialect)
+    pg_sql = str(stmt.compile(dialect=postgresql.dialect()))
+    assert [v.rule_id for v in check_sql(pg_sql)] == [info.value.violation.rule_id]

@@ -23,7 +23,8 @@ from sqlalchemy.sql import elements as sql_elements
 from sqlalchemy.sql import util as sql_util
 
 from . import _compat, keys, rules
-from .errors import DSQLUnsupportedError
+from .errors import DSQLSchemaWarning, DSQLUnsupportedError
+from .violations import Violation
 
 if TYPE_CHECKING:
     from .base import AuroraDSQLDialect
@@ -36,11 +37,6 @@ __all__ = [
     "dialect_option",
     "postgresql_variant",
 ]
-
-
-class DSQLSchemaWarning(sa_exc.SAWarning):
-    """A schema construct DSQL accepts only in a changed form (e.g. DESC index
-    keys emitted without their direction, NUMERIC stored as numeric(18,6))."""
 
 
 def dialect_option(obj: Any, name: str) -> Any:
@@ -220,14 +216,11 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             and impl.precision is None
         ):
             p, s = rules.NUMERIC_DEFAULT_PRECISION
-            warnings.warn(
-                rules.rule("numeric-precision").explain(
-                    f"Column {column.table.name}.{column.name} is NUMERIC without precision; "
-                    f"DSQL stores numeric({p},{s})"
-                ),
-                DSQLSchemaWarning,
-                stacklevel=2,
+            subject = (
+                f"Column {column.table.name}.{column.name} is NUMERIC without precision; "
+                f"DSQL stores numeric({p},{s})"
             )
+            warnings.warn(DSQLSchemaWarning(Violation("numeric-precision", subject)), stacklevel=2)
 
     def visit_foreign_key_constraint(self, constraint: Any, **kw: Any) -> str | None:  # type: ignore[override]
         if not self.dialect.foreign_keys:
@@ -347,7 +340,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         subject = f"Index {index.name!r}"
         pg = index.dialect_options["postgresql"]
         using = pg.get("using")
-        if using and str(using).lower() != "btree":
+        if using and str(using).lower() not in rules.INDEX_ACCESS_METHODS:
             raise DSQLUnsupportedError(f"{subject} (postgresql_using={using!r})", "index-using")
         if pg.get("ops"):
             raise DSQLUnsupportedError(f"{subject} (postgresql_ops)", "index-opclass")
@@ -365,12 +358,10 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         for expr in index.expressions:
             key, removed = _without_sort_direction(expr)
             if removed:
-                message = rules.rule("index-sort-order").explain(
-                    f"Index {index.name!r} declares a key with ASC/DESC"
-                )
                 if self.dialect.strict_index_keys:
                     raise DSQLUnsupportedError(f"Index {index.name!r} (ASC/DESC key)", "index-sort-order")
-                warnings.warn(message + " The key is emitted without it.", DSQLSchemaWarning, stacklevel=2)
+                violation = Violation("index-sort-order", f"Index {index.name!r} declares a key with ASC/DESC")
+                warnings.warn(DSQLSchemaWarning(violation, "The key is emitted without it."), stacklevel=2)
             if isinstance(key, sql_elements.ColumnElement) and key.type is not None:
                 family = _dsql_type_family(key.type)
                 if family in rules.NON_INDEXABLE_KEY_TYPES:

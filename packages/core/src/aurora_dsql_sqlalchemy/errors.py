@@ -13,11 +13,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import exc as sa_exc
 
-from .rules import Rule, rule
+from .rules import Rule, RuleId
+from .violations import Violation
 
 __all__ = [
     "CommitOutcomeUnknown",
     "DSQLAuthenticationError",
+    "DSQLSchemaWarning",
     "DSQLUnsupportedError",
     "IndexJobFailed",
     "RetriesExhausted",
@@ -39,19 +41,63 @@ class DSQLUnsupportedError(sa_exc.CompileError):
     """A construct Aurora DSQL cannot run, refused before anything reaches the server.
 
     Subclasses :class:`sqlalchemy.exc.CompileError`, so code that already
-    catches compile errors catches this too.  ``.rule`` is the
-    :class:`~aurora_dsql_sqlalchemy.rules.Rule` that refuses it.
+    catches compile errors catches this too.  ``.violation`` is the
+    :class:`~aurora_dsql_sqlalchemy.violations.Violation` (``.rule`` its
+    :class:`~aurora_dsql_sqlalchemy.rules.Rule`).
     """
 
-    rule: Rule
+    violation: Violation
 
-    def __init__(self, subject: str, rule_id: str, detail: str = "") -> None:
-        self.rule = rule(rule_id)
-        self.subject = subject
-        message = self.rule.explain(subject)
+    def __init__(
+        self,
+        subject: str,
+        rule_id: RuleId,
+        detail: str = "",
+        *,
+        violation: Violation | None = None,
+    ) -> None:
+        self.violation = violation or Violation(rule_id, subject)
+        self.detail = detail
+        message = self.violation.explain()
         if detail:
             message = f"{message} {detail}"
         super().__init__(message)
+
+    @classmethod
+    def from_violation(cls, violation: Violation, detail: str = "") -> DSQLUnsupportedError:
+        """The refusal of a violation the SQL checker found."""
+        return cls(violation.subject, violation.rule_id, detail, violation=violation)
+
+    @property
+    def rule(self) -> Rule:
+        return self.violation.rule
+
+    @property
+    def subject(self) -> str:
+        return self.violation.subject
+
+
+class DSQLSchemaWarning(sa_exc.SAWarning):
+    """A schema construct DSQL accepts only in a changed form (e.g. DESC index
+    keys emitted without their direction, NUMERIC stored as numeric(18,6)).
+
+    ``.violation`` is the (warning-severity or tolerated) rule broken, when the
+    warning comes from the dialect.
+    """
+
+    violation: Violation | None
+
+    def __init__(self, violation: Violation | str, detail: str = "") -> None:
+        if isinstance(violation, Violation):
+            self.violation = violation
+            message = violation.explain() + (f" {detail}" if detail else "")
+        else:
+            self.violation, message = None, violation
+        super().__init__(message)
+
+    @property
+    def rule(self) -> Rule | None:
+        return self.violation.rule if self.violation is not None else None
 
 
 class IndexJobFailed(sa_exc.SQLAlchemyError):

@@ -1,389 +1,332 @@
 """``aurora-dsql-sqlalchemy lint``: which of Aurora DSQL's rules a schema breaks, before deploying it.
 
-Two kinds of target::
+Three kinds of target::
 
     aurora-dsql-sqlalchemy lint myapp.models:Base          # SQLAlchemy metadata
-    aurora-dsql-sqlalchemy lint migrations/ schema.sql     # SQL files (folders: every *.sql)
+    aurora-dsql-sqlalchemy lint schema.sql sql/            # SQL files (folders: every *.sql)
+    aurora-dsql-sqlalchemy lint migrations/                # Alembic migrations (*.py with upgrade())
 
 ``module:attribute`` imports the module (the current directory is on the
 import path) and takes the attribute: a ``MetaData``, a declarative base or
 ``registry``, or anything with a ``.metadata``.  The schema is rendered the
 way ``metadata.create_all()`` renders it with the ``auroradsql`` dialect
 (every CREATE TABLE / CREATE INDEX / CREATE SEQUENCE / ALTER TABLE, in order);
-what the dialect refuses to compile is a finding, and so is every rule the
-emitted DDL breaks.  SQL files are split into statements by PostgreSQL's own
-parser; DSQL-only syntax (``CREATE INDEX ASYNC`` ...) is understood.
+what the dialect refuses to compile is a finding (every column of a table,
+each at its line), and so is every rule the emitted DDL breaks.  SQL files are
+split into statements by PostgreSQL's own parser; DSQL-only syntax (``CREATE
+INDEX ASYNC`` ...) is understood and psql meta-commands (``\\set ...``) are
+skipped.  An Alembic migration's ``upgrade()`` runs offline through the
+dialect's Alembic implementation, so each operation and the SQL of each
+``op.execute`` meet the same refusals as ``alembic upgrade``.
 
 Each finding names the place (``file:line`` where it can be found), the
 object, the rule id (see :mod:`aurora_dsql_sqlalchemy.rules`), DSQL's message
 and what to do instead.  ``--format json`` prints them as JSON; ``--relax
 RULE`` ignores a rule (as ``create_engine(..., relax=[...])`` does).  The exit
-status is 1 when any finding is an error, 2 when a target cannot be read, and
-0 otherwise (warnings alone don't fail).
+status is 1 when any finding is an error, 2 when a target cannot be read, a
+statement cannot be parsed or a target holds nothing to check, and 0
+otherwise (warnings alone don't fail).
 
-Strict local mode and this command share the checker
-(:mod:`aurora_dsql_sqlalchemy.local.checks`) and the rules, so a schema
-that lints clean is one local mode accepts.  Limits across a schema are
+Strict local mode, the Alembic implementation and this command share one
+checker (:mod:`aurora_dsql_sqlalchemy.local.checks`) and one violation model
+(:class:`~aurora_dsql_sqlalchemy.violations.Violation`), so a schema that
+lints clean is one local mode accepts.  Limits across a file or schema are
 checked here too: indexes per table (counting the primary key and UNIQUE
-constraints) and key columns.
+constraints) and dropping a primary-key column of a table the file creates.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import json
 import os
-import re
 import sys
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .rules import LIMITS, RULES, Limits
+from .lint_sources import (
+    LintError,
+    Places,
+    describe,
+    is_migration,
+    load_metadata,
+    looks_like_module,
+    run_migration,
+)
+from .rules import LIMITS, RULES, Limits, RuleId
+from .violations import Location, Violation
 
-__all__ = ["Finding", "LintError", "lint_metadata", "lint_paths", "lint_sql", "main"]
+__all__ = ["Finding", "LintError", "Problem", "Report", "lint_metadata", "lint_paths", "lint_sql", "main"]
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One DSQL rule broken by one object or statement."""
+    """One DSQL rule broken by one object or statement: a located :class:`Violation`."""
 
-    rule: str
-    """Rule id (a key of :data:`~aurora_dsql_sqlalchemy.rules.RULES`)."""
-    severity: str
-    """``error`` (DSQL refuses it) or ``warning`` (accepted, but differs from PostgreSQL)."""
-    sqlstate: str
-    object: str
-    """What breaks the rule (``"CREATE INDEX ix_orders_note ON orders"``)."""
-    message: str
-    """DSQL's message, or the dialect's explanation for what it refuses to compile."""
-    advice: str
-    """What to do instead."""
-    file: str | None = None
-    line: int | None = None
-    statement: str | None = None
-    """The SQL, when the finding comes from a statement."""
+    violation: Violation
+
+    @property
+    def where(self) -> Location:
+        return self.violation.location or Location()
+
+    @property
+    def rule(self) -> str:
+        """Rule id (a key of :data:`~aurora_dsql_sqlalchemy.rules.RULES`)."""
+        return self.violation.rule_id
+
+    @property
+    def severity(self) -> str:
+        """``error`` (DSQL refuses it) or ``warning`` (accepted, but differs from PostgreSQL)."""
+        return self.violation.severity
+
+    @property
+    def sqlstate(self) -> str:
+        return self.violation.rule.sqlstate
+
+    @property
+    def object(self) -> str:
+        """What breaks the rule (``"CREATE INDEX ix_orders_note ON orders"``)."""
+        return self.violation.subject
+
+    @property
+    def message(self) -> str:
+        """DSQL's message (the rule's title where the construct leaves placeholders open)."""
+        rule = self.violation.rule
+        try:
+            return rule.message.format(**self.violation.fields)
+        except (KeyError, IndexError):
+            return f"Aurora DSQL does not support {rule.title}"
+
+    @property
+    def advice(self) -> str:
+        return self.violation.rule.advice
+
+    @property
+    def file(self) -> str | None:
+        return self.where.file
+
+    @property
+    def line(self) -> int | None:
+        return self.where.line
+
+    @property
+    def statement(self) -> str | None:
+        """The SQL, when the finding comes from a statement."""
+        return self.where.statement
 
     @property
     def location(self) -> str:
-        if self.file is None:
-            return "<schema>"
-        return f"{self.file}:{self.line}" if self.line else self.file
+        return str(self.where) if self.file is not None else "<schema>"
+
+    def to_json(self) -> dict[str, Any]:
+        keys = ("rule", "severity", "sqlstate", "object", "message", "advice", "file", "line", "statement", "location")
+        return {key: getattr(self, key) for key in keys}
 
 
-class LintError(Exception):
-    """A target could not be read (bad path, import error, not a MetaData)."""
+@dataclass(frozen=True)
+class Problem:
+    """Something that could not be checked: a statement that does not parse, a
+    construct SQLAlchemy cannot compile, a target with nothing to check."""
+
+    where: Location
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.where.file, "line": self.where.line, "message": self.message}
 
 
-def _finding(rule_id: str, obj: str, message: str, **where: Any) -> Finding:
-    rule = RULES.get(rule_id)
-    if rule is None:  # not a DSQL rule: e.g. SQLAlchemy itself could not compile
-        return Finding(rule_id, "error", "", obj, message, "", **where)
-    return Finding(
-        rule.id, rule.severity, rule.sqlstate, obj, message, rule.advice, **where
-    )
+@dataclass
+class Report:
+    """What linting some targets found."""
 
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def extend(self, other: Report) -> None:
+        self.findings.extend(other.findings)
+        self.problems.extend(other.problems)
+
+
+_LIMIT_OF = {"table": "tables", "schema": "schemas", "sequence": "sequences"}
+_RULE_OF: dict[str, RuleId] = {
+    "table": "tables-per-database",
+    "schema": "schemas-per-database",
+    "sequence": "sequences-per-database",
+}
 
 # -- SQL text -----------------------------------------------------------------------------
 
 
 def lint_sql(
-    sql: str,
-    *,
-    file: str | None = None,
-    limits: Limits = LIMITS,
-    placeholders: bool = False,
+    sql: str, *, file: str | None = None, limits: Limits = LIMITS, placeholders: bool = False
 ) -> list[Finding]:
     """Findings for SQL text (one or many statements); *file* is used for locations."""
-    from .local.checks import created_indexes, find_violations
+    return _check_sql(sql, file, limits, placeholders).findings
 
-    found = [
-        _finding(
-            f.violation.rule_id,
-            f.violation.subject,
-            f.violation.server_message(),
-            file=file,
-            line=f.line,
-            statement=f.statement,
-        )
-        for f in find_violations(sql, limits, placeholders=placeholders, warnings=True)
-    ]
+
+def _check_sql(sql: str, file: str | None, limits: Limits, placeholders: bool) -> Report:
+    from .local.checks import analyze
+
+    # a file is a script (psql -f sends each statement on its own), not one query
+    analysis = analyze(
+        sql, limits, placeholders=placeholders, meta_commands=True, split=True, one_transaction=False
+    )
+    report = Report()
+    if not analysis.parsed:
+        report.problems.append(Problem(Location(file, 1), "cannot be parsed"))
+        return report
+
+    def at(location: Location | None, line: int | None = None) -> Location:
+        where = location or Location()
+        return Location(file, line or where.line, where.statement)
+
+    found = [Finding(v.at(at(v.location))) for v in analysis.violations]
     per_table: Counter[str] = Counter()
-    for table, line in created_indexes(sql, placeholders=placeholders):
+    for table, line in analysis.indexed_tables:
         per_table[table] += 1
         if per_table[table] == limits.indexes_per_table + 1:
-            found.append(
-                _finding(
-                    "indexes-per-table",
-                    f"table {table}: index number {per_table[table]}",
-                    RULES["indexes-per-table"].server_message(),
-                    file=file,
-                    line=line,
-                )
-            )
-    return sorted(found, key=lambda f: f.line or 0)
+            subject = f"table {table}: index number {per_table[table]}"
+            found.append(Finding(Violation("indexes-per-table", subject, location=at(None, line))))
+    for table, column, line in analysis.dropped_columns:
+        if column in analysis.primary_keys.get(table, ()):
+            violation = Violation("drop-primary-key-column", f"ALTER TABLE {table} DROP COLUMN {column}", {"column": column})
+            found.append(Finding(violation.at(at(None, line))))
+    created: Counter[str] = Counter()
+    for kind, name, line in analysis.created_objects:
+        created[kind] += 1
+        limit = getattr(limits, _LIMIT_OF[kind])
+        if created[kind] == limit + 1:
+            subject = f"{kind} {name}: {kind} number {created[kind]} in one file"
+            found.append(Finding(Violation(_RULE_OF[kind], subject, location=at(None, line))))
+    report.findings = sorted(found, key=lambda f: f.line or 0)
+    for where in analysis.unparsed:
+        statement, _, error = (where.statement or "").partition("\n")
+        report.problems.append(Problem(at(where), f"cannot parse {statement!r}: {error.strip(' ()')}"))
+    return report
 
 
-def _sql_files(paths: Iterable[Path]) -> Iterator[Path]:
+def _files(path: Path) -> Iterator[Path]:
+    if path.is_dir():
+        yield from sorted(p for p in path.rglob("*") if p.suffix in (".sql", ".py") and p.is_file())
+    elif path.is_file():
+        yield path
+    else:
+        raise LintError(f"{path}: no such file or directory")
+
+
+def lint_paths(paths: Iterable[str | Path], *, limits: Limits = LIMITS) -> list[Finding]:
+    """Findings for ``.sql`` files and Alembic migrations (folders are searched for both)."""
+    report = Report()
     for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.sql") if p.is_file())
-        elif path.is_file():
-            yield path
-        else:
-            raise LintError(f"{path}: no such file or directory")
+        report.extend(_lint_path(Path(path), limits))
+    return report.findings
 
 
-def lint_paths(
-    paths: Iterable[str | Path], *, limits: Limits = LIMITS
-) -> list[Finding]:
-    """Findings for ``.sql`` files (folders are searched for ``*.sql``)."""
-    found: list[Finding] = []
-    for path in _sql_files(Path(p) for p in paths):
+def _lint_path(path: Path, limits: Limits) -> Report:
+    report = Report()
+    checked = 0
+    for file in _files(path):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise LintError(f"{path}: {error}") from error
-        found.extend(lint_sql(text, file=str(path), limits=limits))
-    return found
+            raise LintError(f"{file}: {error}") from error
+        if file.suffix == ".py":
+            if not is_migration(file, text):
+                continue
+            violations, problem = run_migration(file)
+            report.findings.extend(Finding(v) for v in violations)
+            if problem:
+                report.problems.append(Problem(Location(str(file)), problem))
+        else:
+            report.extend(_check_sql(text, str(file), limits, False))
+        checked += 1
+    if not checked:
+        report.problems.append(Problem(Location(str(path)), "nothing to check (no .sql files or Alembic migrations)"))
+    return report
 
 
 # -- SQLAlchemy metadata --------------------------------------------------------------------
 
-_RULE_IN_TEXT = re.compile(r"\[rule ([a-z0-9-]+),")
 
-
-def lint_metadata(
-    metadata: Any, *, limits: Limits = LIMITS, dialect: Any = None
-) -> list[Finding]:
+def lint_metadata(metadata: Any, *, limits: Limits = LIMITS, dialect: Any = None) -> list[Finding]:
     """Findings for a ``MetaData``: the DDL ``create_all()`` would emit on DSQL, checked.
 
     *dialect* defaults to the core ``auroradsql`` dialect with its default options.
     """
-    from sqlalchemy import exc as sa_exc
+    return _lint_metadata(metadata, limits, dialect).findings
+
+
+def _lint_metadata(metadata: Any, limits: Limits, dialect: Any) -> Report:
     from sqlalchemy import schema as sa_schema
     from sqlalchemy.engine.mock import MockConnection
-
-    from .errors import DSQLUnsupportedError
 
     if dialect is None:
         from .base import AuroraDSQLDialect
 
         dialect = AuroraDSQLDialect()
-    places = _Places(metadata)
-    found: list[Finding] = []
+    places = Places(metadata)
+    report = Report()
 
     def check(element: Any, *multiparams: Any, **params: Any) -> None:
         target = getattr(element, "element", None)
         file, line = places.of(target)
-        name = _describe(target)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                sql = str(element.compile(dialect=dialect))
-            except DSQLUnsupportedError as error:
-                # the explanation without the subject and advice the finding has apart
-                message = (
-                    str(error)
-                    .removeprefix(f"{error.subject}: ")
-                    .replace(error.rule.advice, "")
-                )
-                found.append(
-                    _finding(
-                        error.rule.id,
-                        error.subject,
-                        message.strip(),
-                        file=file,
-                        line=line,
-                    )
-                )
-                return
-            except sa_exc.CompileError as error:
-                found.append(
-                    _finding("compile-error", name, str(error), file=file, line=line)
-                )
-                return
-        warned = set()
-        for warning in caught:
-            match = _RULE_IN_TEXT.search(str(warning.message))
-            if match and match.group(1) in RULES:
-                warned.add(match.group(1))
-                found.append(
-                    _finding(
-                        match.group(1), name, str(warning.message), file=file, line=line
-                    )
-                )
-        for finding in lint_sql(sql, limits=limits, placeholders=True):
-            if finding.rule in warned:
+        seen: set[tuple[str, str]] = set()
+        if isinstance(element, sa_schema.CreateTable) and target is not None:
+            for column in target.columns:
+                column_place = Location(*places.of_column(column))
+                _compile(sa_schema.CreateColumn(column), dialect, column_place, describe(target), report, seen)
+        sql = _compile(element, dialect, Location(file, line), describe(target), report, seen)
+        if sql is None:
+            return
+        for finding in _check_sql(sql, None, limits, True).findings:
+            if (finding.rule, "") in seen:
                 continue  # the compiler already said it
-            found.append(
-                Finding(
-                    **{
-                        **asdict(finding),
-                        "file": file,
-                        "line": line,
-                        "statement": sql.strip(),
-                    }
-                )
-            )
+            where = Location(file, line, sql.strip())
+            report.findings.append(Finding(finding.violation.at(where)))
 
     metadata.create_all(MockConnection(dialect, check), checkfirst=False)
     for table in metadata.sorted_tables:
         indexes = len(table.indexes) + (1 if table.primary_key.columns else 0)
-        indexes += sum(
-            isinstance(c, sa_schema.UniqueConstraint) for c in table.constraints
-        )
+        indexes += sum(isinstance(c, sa_schema.UniqueConstraint) for c in table.constraints)
         if indexes > limits.indexes_per_table:
-            file, line = places.of(table)
-            found.append(
-                _finding(
-                    "indexes-per-table",
-                    f"table {table.fullname}: {indexes} indexes",
-                    RULES["indexes-per-table"].server_message(),
-                    file=file,
-                    line=line,
-                )
-            )
-    return found
+            violation = Violation("indexes-per-table", f"table {table.fullname}: {indexes} indexes")
+            report.findings.append(Finding(violation.at(Location(*places.of(table)))))
+    return report
 
 
-def _describe(obj: Any) -> str:
-    from sqlalchemy import schema as sa_schema
+def _compile(
+    element: Any, dialect: Any, where: Location, name: str, report: Report, seen: set[tuple[str, str]]
+) -> str | None:
+    """Compile one DDL element, recording the compiler's refusals and warnings
+    (once each: *seen* holds ``(rule, subject)`` already reported)."""
+    from sqlalchemy import exc as sa_exc
 
-    if isinstance(obj, sa_schema.Table):
-        return f"table {obj.fullname}"
-    if isinstance(obj, sa_schema.Index):
-        return f"index {obj.name} on {obj.table.fullname if obj.table is not None else '?'}"
-    if isinstance(obj, sa_schema.Sequence):
-        return f"sequence {obj.name}"
-    if isinstance(obj, sa_schema.Constraint):
-        return f"constraint {obj.name or type(obj).__name__} on {obj.table.fullname}"
-    return type(obj).__name__
+    from .errors import DSQLSchemaWarning, DSQLUnsupportedError
 
+    def record(violation: Violation) -> None:
+        key = (violation.rule_id, violation.subject)
+        if key not in seen:
+            seen.update({key, (violation.rule_id, "")})
+            report.findings.append(Finding(violation.at(where)))
 
-class _Places:
-    """Where tables, indexes and sequences are defined: ``(file, line)``.
-
-    Mapped classes are found with :mod:`inspect`; other objects by searching
-    the source files of the modules that hold them for their quoted name.
-    """
-
-    def __init__(self, metadata: Any) -> None:
-        self._tables: dict[Any, tuple[str, int | None]] = {}
-        self._files: list[str] = []
-        from sqlalchemy import schema as sa_schema
-
-        tables = {id(t) for t in metadata.tables.values()}
-        for module in list(sys.modules.values()):
-            file = getattr(module, "__file__", None)
-            if not file or not _is_user_file(file):
-                continue
-            try:
-                members = list(vars(module).values())
-            except TypeError:
-                continue
-            holds = False
-            for value in members:
-                table = (
-                    getattr(value, "__table__", None)
-                    if inspect.isclass(value)
-                    else value
-                )
-                if not isinstance(table, sa_schema.Table) or id(table) not in tables:
-                    continue
-                holds = True
-                if inspect.isclass(value) and value.__module__ == module.__name__:
-                    try:
-                        self._tables[table] = (file, inspect.getsourcelines(value)[1])
-                    except (OSError, TypeError):
-                        pass
-            if holds:
-                self._files.append(file)
-
-    def of(self, obj: Any) -> tuple[str | None, int | None]:
-        from sqlalchemy import schema as sa_schema
-
-        if obj is None:
-            return None, None
-        if isinstance(obj, sa_schema.Table) and obj in self._tables:
-            return _relative(self._tables[obj][0]), self._tables[obj][1]
-        name = getattr(obj, "name", None)
-        if name:
-            for file in self._files:
-                line = _line_of_name(file, str(name))
-                if line is not None:
-                    return _relative(file), line
-        table = getattr(obj, "table", None)
-        if table is not None and table is not obj:
-            return self.of(table)
-        return None, None
-
-
-def _is_user_file(file: str) -> bool:
-    markers = (
-        f"{os.sep}site-packages{os.sep}",
-        f"{os.sep}dist-packages{os.sep}",
-        f"{os.sep}lib{os.sep}python",
-    )
-    here = os.path.dirname(os.path.abspath(__file__))
-    return (
-        file.endswith(".py")
-        and not any(m in file for m in markers)
-        and not file.startswith(here)
-    )
-
-
-def _line_of_name(file: str, name: str) -> int | None:
-    pattern = re.compile(r"""["']""" + re.escape(name) + r"""["']""")
-    try:
-        with open(file, encoding="utf-8") as source:
-            for number, text in enumerate(source, 1):
-                if pattern.search(text):
-                    return number
-    except (OSError, UnicodeDecodeError):
-        return None
-    return None
-
-
-def _relative(file: str) -> str:
-    try:
-        return os.path.relpath(file)
-    except ValueError:
-        return file
-
-
-def load_metadata(target: str) -> Any:
-    """Import ``module:attribute`` and return its ``MetaData``."""
-    from sqlalchemy import MetaData
-
-    module_name, _, attribute = target.partition(":")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as error:
-        raise LintError(
-            f"{target}: cannot import {module_name!r}: {error!r}"
-        ) from error
-    for part in attribute.split(".") if attribute else ["metadata"]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise LintError(
-                f"{target}: {module_name} has no attribute {attribute!r}"
-            ) from None
-    if not isinstance(obj, MetaData):
-        obj = getattr(obj, "metadata", obj)
-    if not isinstance(obj, MetaData):
-        raise LintError(
-            f"{target}: {type(obj).__name__} is not a MetaData, declarative base or registry"
-        )
-    return obj
+            sql = str(element.compile(dialect=dialect))
+        except DSQLUnsupportedError as error:
+            record(error.violation)
+            return None
+        except sa_exc.CompileError as error:
+            report.problems.append(Problem(where, f"{name}: SQLAlchemy cannot compile it: {error}"))
+            return None
+    for warning in caught:
+        if isinstance(warning.message, DSQLSchemaWarning) and warning.message.violation is not None:
+            record(warning.message.violation)
+    return sql
 
 
 # -- the command ----------------------------------------------------------------------------
@@ -394,18 +337,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "targets",
         nargs="+",
         metavar="TARGET",
-        help="module:attribute (a MetaData, declarative base or registry), or .sql files / folders",
+        help="module:attribute (a MetaData, declarative base or registry), .sql files, "
+        "Alembic migrations, or folders of them",
     )
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format"
-    )
-    parser.add_argument(
-        "--relax",
-        action="append",
-        default=[],
-        metavar="RULE",
-        help="ignore this rule id (repeatable)",
-    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--relax", action="append", default=[], metavar="RULE", help="ignore this rule id (repeatable)")
+
+
+def _lint_target(target: str) -> Report:
+    if ":" in target and not os.path.exists(target):
+        return _lint_metadata(load_metadata(target), LIMITS, None)
+    if not os.path.exists(target) and looks_like_module(target):
+        try:
+            return _lint_metadata(load_metadata(target), LIMITS, None)
+        except LintError as error:
+            raise LintError(
+                f"{target}: not a file or folder, and not importable as metadata ({error}); "
+                "to lint SQLAlchemy metadata write module:attribute (e.g. myapp.models:Base)"
+            ) from None
+    return _lint_path(Path(target), LIMITS)
 
 
 def run(args: argparse.Namespace, out: Any = None) -> int:
@@ -415,41 +365,42 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
     if unknown:
         print(f"unknown rule id(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
-    found: list[Finding] = []
+    report = Report()
     try:
         for target in args.targets:
-            if ":" in target and not os.path.exists(target):
-                found.extend(lint_metadata(load_metadata(target)))
-            else:
-                found.extend(lint_paths([target]))
+            report.extend(_lint_target(target))
     except LintError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    found = [f for f in found if f.rule not in args.relax]
+    found = [f for f in report.findings if f.rule not in args.relax]
     errors = sum(f.severity == "error" for f in found)
     warnings_ = len(found) - errors
     if args.format == "json":
         document = {
-            "findings": [{**asdict(f), "location": f.location} for f in found],
-            "summary": {"errors": errors, "warnings": warnings_},
+            "findings": [f.to_json() for f in found],
+            "problems": [p.to_json() for p in report.problems],
+            "summary": {"errors": errors, "warnings": warnings_, "problems": len(report.problems)},
         }
         json.dump(document, out, indent=2)
         out.write("\n")
     else:
         for f in found:
-            out.write(
-                f"{f.location}: {f.severity} [{f.rule}] {f.object}: {f.message}\n"
-            )
+            out.write(f"{f.location}: {f.severity} [{f.rule}] {f.object}: {f.message}\n")
             if f.advice:
                 out.write(f"    {f.advice}\n")
-        out.write(f"{errors} error(s), {warnings_} warning(s)\n")
+        for problem in report.problems:
+            out.write(f"{problem.where}: not checked: {problem.message}\n")
+        summary = f"{errors} error(s), {warnings_} warning(s)"
+        if report.problems:
+            summary += f", {len(report.problems)} not checked"
+        out.write(summary + "\n")
+    if report.problems:
+        return 2
     return 1 if errors else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``lint`` on its own (``aurora-dsql-sqlalchemy lint`` is the usual entry)."""
-    parser = argparse.ArgumentParser(
-        prog="aurora-dsql-sqlalchemy lint", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="aurora-dsql-sqlalchemy lint", description=(__doc__ or "").split("\n")[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))

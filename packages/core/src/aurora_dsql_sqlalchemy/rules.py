@@ -2,18 +2,23 @@
 
 This module is the single source of truth for what Aurora DSQL refuses and
 what it limits.  The compilers, strict local mode, the ``lint`` command, the
-retry helpers and the test-suite requirements all read from here; none of
-them restates a rule.  When DSQL changes (it does, monthly), change it here.
+Alembic implementation, the retry helpers and the test-suite requirements all
+read from here; none of them restates a rule.  When DSQL changes (it does,
+monthly), change it here -- and add a row to the conformance table
+(``integration/test_strict_conformance.py``).
 
 Each :class:`Rule` records what DSQL refuses, the SQLSTATE and message a live
 cluster answers with, *when* it answers (at the statement or at COMMIT), and
-what to do instead.  Numeric limits live in :data:`LIMITS`; type families in
-the ``*_TYPES`` sets.
+what to do instead.  Numeric limits live in :data:`LIMITS` (titles and advice
+are rendered from it, so a number is written once); type families in the
+``*_TYPES`` sets; session facts (isolation, time zone, collation, access
+method, roles) at the end.
 
-Facts are as of 2026-10 (Aurora DSQL user guide, release notes, and results of
-statements run on live clusters).  Foreign keys (2026-08-26), identity columns
-and sequences (2026-02), json (2026-05) / jsonb (2026-06) columns, expression
-(2026-08) and partial (2026-09) indexes are supported and are *not* rules.
+Facts are as of 2026-12 (Aurora DSQL user guide, release notes, and results of
+statements run on live clusters in September and October 2026).  Foreign keys
+(2026-08-26), identity columns and sequences (2026-02), json (2026-05) / jsonb
+(2026-06) columns, expression (2026-08) and partial (2026-09) indexes are
+supported and are *not* rules.
 """
 
 from __future__ import annotations
@@ -27,18 +32,106 @@ __all__ = [
     "RULES",
     "Limits",
     "Rule",
+    "RuleId",
     "rule",
+    "rules_firing_at",
 ]
 
 FiresAt = Literal["statement", "commit", "connect"]
 Severity = Literal["error", "warning"]
+
+RuleId = Literal[
+    "ddl-per-transaction", "ddl-dml-mix", "transaction-rows", "transaction-size", "transaction-age",
+    "transaction-aborted", "isolation-level", "set-transaction", "locking-clause", "savepoint",
+    "two-phase-commit", "lock-table", "listen-notify", "advisory-lock", "truncate", "merge",
+    "session-setting", "session-function", "occ-data", "occ-schema", "index-async", "index-using",
+    "index-sort-order", "index-concurrently", "index-opclass", "index-collate", "index-storage",
+    "index-key-columns", "index-key-type", "indexes-per-table", "index-key-size", "job-id",
+    "call-subquery", "temporary-table", "create-type", "alter-type", "drop-type", "extension",
+    "foreign-table", "trigger", "materialized-view", "create-table-as", "partitioning",
+    "inheritance", "tablespace", "collate", "row-level-security", "exclusion-constraint",
+    "function-language", "do-block", "procedure", "server-admin", "tablesample", "serial",
+    "sequence-cache", "identity-type", "column-type", "unavailable-type", "text-search-config",
+    "add-column-constraint", "alter-column-type", "alter-column-statistics", "set-not-null",
+    "primary-key-change", "drop-primary-key-column", "add-constraint", "validate-constraint",
+    "columns-per-table", "tables-per-database", "schemas-per-database", "sequences-per-database",
+    "numeric-precision",
+]
+"""Every rule id; mypy checks the ids the code names against this list."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """DSQL's numeric limits, as live clusters enforce them.
+
+    Strict local mode and ``lint`` enforce these; pass a modified copy
+    (``dataclasses.replace(LIMITS, ...)``) to relax them.  Those marked
+    *catalog* need the database's current state: the checker reports what a
+    text adds (``indexed_tables``, ``created_objects`` of
+    :class:`aurora_dsql_sqlalchemy.local.checks.Analysis`), ``lint`` counts it
+    across a file or schema, and the execution layer against the catalog.
+    """
+
+    transaction_rows: int = 3_000
+    """Rows one transaction may modify (3,000 passes; the next statement fails)."""
+    transaction_bytes: int = 10 * 1024 * 1024
+    """Bytes one transaction may write (an accounted size: rows plus index overheads)."""
+    transaction_seconds: float = 300.0
+    """Age of a transaction at COMMIT."""
+    index_key_columns: int = 8
+    indexes_per_table: int = 24
+    """*catalog*: counting the primary-key index, UNIQUE constraints and indexes still building."""
+    index_key_bytes: int = 2_000
+    """Index key size in all (a secondary index also carries the primary key)."""
+    columns_per_table: int = 256
+    """256 pass; 257 are refused (with a message that still says 255)."""
+    tables: int = 1_000
+    """*catalog*: tables in the database."""
+    schemas: int = 10
+    """*catalog*: schemas besides ``public`` and ``sys``."""
+    sequences: int = 5_000
+    """*catalog*: sequences in the database."""
+
+
+LIMITS: Final = Limits()
+
+SEQUENCE_CACHE_LARGE_MIN: Final = 65_536
+"""The smallest CACHE above 1 that DSQL accepts.  CACHE >= this gives unique
+values that are unordered across sessions, with gaps (each session takes a
+block); CACHE 1 follows PostgreSQL's uncached sequence behaviour."""
+
+IDENTITY_CACHE_DEFAULT: Final = 1
+"""The CACHE the dialect writes when the model gives none: 1, so an
+autoincrement key keeps PostgreSQL's insertion order.  ``create_engine(...,
+identity_cache=65536)`` trades that order for allocation throughput."""
+
+NUMERIC_DEFAULT_PRECISION: Final = (18, 6)
+"""What DSQL stores for ``numeric`` written without precision."""
+
+_FACTS: Final = {
+    "rows": f"{LIMITS.transaction_rows:,}",
+    "mib": f"{LIMITS.transaction_bytes // (1024 * 1024)} MiB",
+    "minutes": f"{LIMITS.transaction_seconds / 60:g} minutes",
+    "key_columns": f"{LIMITS.index_key_columns}",
+    "indexes": f"{LIMITS.indexes_per_table}",
+    "key_bytes": f"{LIMITS.index_key_bytes:,} bytes",
+    "columns": f"{LIMITS.columns_per_table}",
+    "tables": f"{LIMITS.tables:,}",
+    "schemas": f"{LIMITS.schemas}",
+    "sequences": f"{LIMITS.sequences:,}",
+    "cache": f"{IDENTITY_CACHE_DEFAULT}",
+    "large_cache": f"{SEQUENCE_CACHE_LARGE_MIN}",
+    "numeric": "numeric({},{})".format(*NUMERIC_DEFAULT_PRECISION),
+    "numeric_scale": f"{NUMERIC_DEFAULT_PRECISION[1]}",
+}
+"""What titles and advice say, rendered from :data:`LIMITS` (server messages stay DSQL's text)."""
 
 
 @dataclass(frozen=True)
 class Rule:
     """One thing Aurora DSQL refuses or limits."""
 
-    id: str
+    id: RuleId
     """Stable identifier, used in error messages, ``relax=`` lists and lint output."""
     title: str
     """What DSQL refuses, in a few words."""
@@ -49,9 +142,14 @@ class Rule:
     advice: str
     """What to do instead."""
     fires_at: FiresAt = "statement"
-    """When DSQL reports it: at the offending statement, or at COMMIT."""
+    """When DSQL reports it: at the offending statement, or at COMMIT.  Strict
+    local mode checks the ``commit`` rules when the transaction commits."""
     severity: Severity = "error"
     """``warning`` rules are accepted by DSQL but change what you get."""
+    observed: bool = True
+    """The SQLSTATE and message were seen from a live cluster.  ``False``: the
+    refusal is documented but its exact text was not recorded; the message is
+    ours, in DSQL's style, and the conformance table checks the SQLSTATE only."""
 
     def server_message(self, **fields: object) -> str:
         """DSQL's message with its placeholders filled."""
@@ -68,10 +166,24 @@ class Rule:
 
 
 def _rules(*items: Rule) -> dict[str, Rule]:
-    return {r.id: r for r in items}
+    return {
+        r.id: Rule(
+            r.id,
+            r.title.format(**_FACTS),
+            r.sqlstate,
+            r.message,
+            r.advice.format(**_FACTS),
+            r.fires_at,
+            r.severity,
+            r.observed,
+        )
+        for r in items
+    }
 
 
 _UNSUPPORTED = "unsupported statement: {statement}"
+"""Statements refused by kind: ``{statement}`` is the parse node in PostgreSQL's
+spelling (``Truncate``, ``CreateExtension``, ``Createdb``, ``CreateTableAs``)."""
 
 RULES: Final[dict[str, Rule]] = _rules(
     # -- transactions -----------------------------------------------------
@@ -81,7 +193,8 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         "multiple ddl statements not supported in a transaction",
         "Run each DDL statement in its own transaction: metadata.create_all() "
-        "and the Alembic integration do this for you; commit between raw DDL statements.",
+        "and the Alembic integration do this for you; commit between raw DDL statements "
+        "(a text of several statements is one transaction).",
     ),
     Rule(
         "ddl-dml-mix",
@@ -93,15 +206,15 @@ RULES: Final[dict[str, Rule]] = _rules(
     ),
     Rule(
         "transaction-rows",
-        "more than 3,000 modified rows in one transaction",
+        "more than {rows} modified rows in one transaction",
         "54000",
         "transaction row limit exceeded",
-        "Split the write into transactions of at most 3,000 rows: "
+        "Split the write into transactions of at most {rows} rows: "
         "aurora_dsql_sqlalchemy.bulk.chunked_write() does this with OCC retries.",
     ),
     Rule(
         "transaction-size",
-        "more than 10 MiB written in one transaction",
+        "more than {mib} written in one transaction",
         "54000",
         "transaction size limit 10mb exceeded",
         "Write in smaller transactions: aurora_dsql_sqlalchemy.bulk.chunked_write() "
@@ -110,19 +223,35 @@ RULES: Final[dict[str, Rule]] = _rules(
     ),
     Rule(
         "transaction-age",
-        "transactions older than 5 minutes",
+        "transactions older than {minutes}",
         "54000",
         "transaction age limit of 300s exceeded",
-        "Keep each transaction under 5 minutes; split long batch jobs into chunks.",
+        "Keep each transaction under {minutes}; split long batch jobs into chunks.",
         fires_at="commit",
+    ),
+    Rule(
+        "transaction-aborted",
+        "statements after an error in the same transaction",
+        "25P02",
+        "current transaction is aborted, commands ignored until end of transaction block",
+        "Roll the transaction back after any error (a refusal too) and retry it "
+        "whole; do not catch the error and carry on in the same transaction.",
     ),
     Rule(
         "isolation-level",
         "isolation levels other than REPEATABLE READ",
         "0A000",
-        "unsupported isolation level: {level}",
+        "Unsupported isolation level: {level}",
         "DSQL always runs REPEATABLE READ (snapshot at BEGIN); remove the "
         "isolation_level setting, or use AUTOCOMMIT.",
+    ),
+    Rule(
+        "set-transaction",
+        "SET TRANSACTION and default_transaction_isolation",
+        "0A000",
+        'setting configuration parameter "TRANSACTION" not supported',
+        "Remove the statement: every DSQL transaction is REPEATABLE READ "
+        "(BEGIN ISOLATION LEVEL REPEATABLE READ is accepted).",
     ),
     Rule(
         "locking-clause",
@@ -139,6 +268,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         _UNSUPPORTED,
         "Don't use Session.begin_nested() / Connection.begin_nested(); retry the "
         "whole transaction instead (aurora_dsql_sqlalchemy.retry.run_transaction).",
+        observed=False,
     ),
     Rule(
         "two-phase-commit",
@@ -146,6 +276,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Use ordinary single-phase transactions.",
+        observed=False,
     ),
     Rule(
         "lock-table",
@@ -168,14 +299,22 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         "function {function} not supported",
         "Use a lock row updated with SELECT ... FOR UPDATE, and retry on conflict.",
+        observed=False,
     ),
     Rule(
         "truncate",
         "TRUNCATE",
         "0A000",
         _UNSUPPORTED,
-        "DELETE in chunks of at most 3,000 rows "
+        "DELETE in chunks of at most {rows} rows "
         "(aurora_dsql_sqlalchemy.bulk.chunked_delete), or drop and re-create the table.",
+    ),
+    Rule(
+        "merge",
+        "MERGE",
+        "0A000",
+        "unsupported statement type: MERGE",
+        "Use INSERT ... ON CONFLICT, or UPDATE then INSERT in one retried transaction.",
     ),
     Rule(
         "session-setting",
@@ -190,6 +329,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         "function {function} not supported",
         "Remove the call; DSQL has no backend process ids or server-side locks.",
+        observed=False,
     ),
     # -- optimistic concurrency (retryable, not refusals) ---------------------
     Rule(
@@ -237,6 +377,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Drop CONCURRENTLY: CREATE INDEX ASYNC never blocks writers.",
+        observed=False,
     ),
     Rule(
         "index-opclass",
@@ -244,6 +385,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         "operator classes not supported for index keys",
         "Remove the operator class (postgresql_ops).",
+        observed=False,
     ),
     Rule(
         "index-collate",
@@ -251,6 +393,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         "COLLATE not supported for index keys",
         "Remove the COLLATE; DSQL has only the C collation.",
+        observed=False,
     ),
     Rule(
         "index-storage",
@@ -258,13 +401,15 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Remove postgresql_with / postgresql_tablespace from the index.",
+        observed=False,
     ),
     Rule(
         "index-key-columns",
-        "more than 8 key columns in an index",
+        "more than {key_columns} key columns in an index",
         "54011",
         "cannot use more than 8 columns in an index",
-        "Use at most 8 key columns; move the rest into INCLUDE (auroradsql_include=[...]).",
+        "Use at most {key_columns} key columns; move the rest into INCLUDE "
+        "(auroradsql_include=[...]).",
     ),
     Rule(
         "index-key-type",
@@ -276,17 +421,34 @@ RULES: Final[dict[str, Rule]] = _rules(
     ),
     Rule(
         "indexes-per-table",
-        "more than 24 indexes on one table",
+        "more than {indexes} indexes on one table (the primary key, UNIQUE "
+        "constraints and builds in progress count)",
         "54000",
         "too many indexes on table (max 24)",
         "Drop unused indexes, or combine them using INCLUDE columns.",
+        observed=False,
     ),
     Rule(
         "index-key-size",
-        "index keys larger than 1 KiB",
+        "index keys larger than {key_bytes}",
         "54000",
-        "index row size exceeds maximum of 1024 bytes",
-        "Index a shorter value (a prefix or a hash expression).",
+        "key size greater than 2000 bytes not supported",
+        "Index a shorter value (a prefix or a hash expression); a secondary index "
+        "also carries the primary key.",
+    ),
+    Rule(
+        "job-id",
+        "a job id that is not a UUID",
+        "22P02",
+        "Unable to convert text to UUID",
+        "Pass the job_id exactly as CREATE INDEX ASYNC / ALTER TABLE ASYNC returned it.",
+    ),
+    Rule(
+        "call-subquery",
+        "subqueries in CALL arguments",
+        "0A000",
+        "cannot use subquery in CALL argument",
+        "Read the job_id first, then CALL sys.wait_for_job('<job_id>') with it.",
     ),
     # -- tables, columns, constraints ------------------------------------------
     Rule(
@@ -295,6 +457,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Use an ordinary table (with a session or job id column) or a CTE / VALUES list.",
+        observed=False,
     ),
     Rule(
         "create-type",
@@ -303,6 +466,22 @@ RULES: Final[dict[str, Rule]] = _rules(
         _UNSUPPORTED,
         "Use sqlalchemy.Enum (the dialect stores it as VARCHAR with a CHECK "
         "constraint) or CREATE DOMAIN.",
+        observed=False,
+    ),
+    Rule(
+        "alter-type",
+        "ALTER TYPE and renaming a type",
+        "0A000",
+        "ALTER TYPE not supported",
+        "DSQL has no user-defined types to alter; use a domain (ALTER DOMAIN) or "
+        "a CHECK constraint.",
+    ),
+    Rule(
+        "drop-type",
+        "DROP TYPE",
+        "0A000",
+        "unsupported object in DROP statement",
+        "DSQL has no user-defined types to drop; DROP DOMAIN works.",
     ),
     Rule(
         "extension",
@@ -312,11 +491,19 @@ RULES: Final[dict[str, Rule]] = _rules(
         "Extensions are unavailable; gen_random_uuid() and the built-in functions are there.",
     ),
     Rule(
+        "foreign-table",
+        "foreign tables, servers and data wrappers",
+        "0A000",
+        _UNSUPPORTED,
+        "Load the data into an ordinary table, or query the other database from the application.",
+    ),
+    Rule(
         "trigger",
         "triggers",
         "0A000",
         _UNSUPPORTED,
         "Do the work in the application (SQLAlchemy ORM events run client-side).",
+        observed=False,
     ),
     Rule(
         "materialized-view",
@@ -324,6 +511,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Use a view, or a table refreshed by the application.",
+        observed=False,
     ),
     Rule(
         "create-table-as",
@@ -338,6 +526,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Remove postgresql_partition_by; DSQL distributes tables itself.",
+        observed=False,
     ),
     Rule(
         "inheritance",
@@ -345,6 +534,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Remove postgresql_inherits; use ORM inheritance mapped to separate tables.",
+        observed=False,
     ),
     Rule(
         "tablespace",
@@ -352,6 +542,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Remove postgresql_tablespace / postgresql_with / postgresql_using.",
+        observed=False,
     ),
     Rule(
         "collate",
@@ -359,6 +550,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Remove collation=...; DSQL has only the C collation.",
+        observed=False,
     ),
     Rule(
         "row-level-security",
@@ -366,6 +558,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Filter rows in the application or in a view.",
+        observed=False,
     ),
     Rule(
         "exclusion-constraint",
@@ -373,6 +566,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Check the condition in the application inside a retried transaction.",
+        observed=False,
     ),
     Rule(
         "function-language",
@@ -380,6 +574,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Write the function in LANGUAGE sql, or do the work in the application.",
+        observed=False,
     ),
     Rule(
         "do-block",
@@ -387,6 +582,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Run the statements from the application.",
+        observed=False,
     ),
     Rule(
         "procedure",
@@ -394,6 +590,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Use a LANGUAGE sql function, or run the statements from the application.",
+        observed=False,
     ),
     Rule(
         "server-admin",
@@ -403,20 +600,30 @@ RULES: Final[dict[str, Rule]] = _rules(
         "DSQL manages the server and has one database, postgres.",
     ),
     Rule(
+        "tablesample",
+        "TABLESAMPLE",
+        "0A000",
+        _UNSUPPORTED,
+        "Sample in the query instead: ORDER BY random() LIMIT n, or a WHERE on a hash of the key.",
+        observed=False,
+    ),
+    Rule(
         "serial",
         "SERIAL columns",
         "42704",
         'type "{type}" does not exist',
-        "Use BIGINT GENERATED BY DEFAULT AS IDENTITY (CACHE 65536) (the dialect "
+        "Use BIGINT GENERATED BY DEFAULT AS IDENTITY (CACHE {cache}) (the dialect "
         "emits this for integer autoincrement keys) or a UUID key with gen_random_uuid().",
     ),
     Rule(
         "sequence-cache",
-        "sequences and identity columns without CACHE 1 or CACHE >= 65536",
+        "sequences and identity columns without CACHE 1 or CACHE >= {large_cache}",
         "0A000",
         "CREATE SEQUENCE is not supported without an explicit cache size 1 or >= 65536",
-        "Write CACHE 1 (ordered, slower) or CACHE 65536 or more (unordered, with gaps); "
-        "the dialect writes CACHE 65536 unless you set Identity(cache=...) / Sequence(cache=...).",
+        "Write CACHE 1 (PostgreSQL's order; each value a coordinated allocation) or CACHE "
+        "{large_cache} or more (unordered, with gaps; faster); the dialect writes CACHE "
+        "{cache} unless you set Identity(cache=...) / Sequence(cache=...) or "
+        "create_engine(..., identity_cache=...).",
     ),
     Rule(
         "identity-type",
@@ -434,6 +641,21 @@ RULES: Final[dict[str, Rule]] = _rules(
         "queries; arrays, inet and ranges work only in expressions and parameters.",
     ),
     Rule(
+        "unavailable-type",
+        "geometric types, pg_lsn, xml, money and hstore (not even in queries)",
+        "0A000",
+        "datatype {type} not supported",
+        "Compute the value in the application, or store its parts in supported columns.",
+    ),
+    Rule(
+        "text-search-config",
+        "text search configurations",
+        "42704",
+        'text search configuration "{name}" does not exist',
+        "Full-text search is unavailable: match with ILIKE, or search outside the "
+        "database (OpenSearch).",
+    ),
+    Rule(
         "add-column-constraint",
         "ALTER TABLE ADD COLUMN with a DEFAULT, NOT NULL, constraint or identity",
         "0A000",
@@ -449,6 +671,15 @@ RULES: Final[dict[str, Rule]] = _rules(
         _UNSUPPORTED,
         "Add a new column of the new type, backfill it in chunks, switch readers, "
         "then drop the old column.",
+        observed=False,
+    ),
+    Rule(
+        "alter-column-statistics",
+        "ALTER COLUMN ... SET STATISTICS",
+        "0A000",
+        _UNSUPPORTED,
+        "Remove it: DSQL keeps its own statistics (ANALYZE and CREATE STATISTICS work).",
+        observed=False,
     ),
     Rule(
         "set-not-null",
@@ -456,6 +687,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Add a CHECK (col IS NOT NULL) constraint NOT VALID, then VALIDATE it asynchronously.",
+        observed=False,
     ),
     Rule(
         "primary-key-change",
@@ -463,6 +695,14 @@ RULES: Final[dict[str, Rule]] = _rules(
         "0A000",
         _UNSUPPORTED,
         "Declare the primary key in CREATE TABLE; to change it, create a new table and copy.",
+        observed=False,
+    ),
+    Rule(
+        "drop-primary-key-column",
+        "dropping a primary-key column",
+        "0A000",
+        "cannot drop primary key column {column}",
+        "A primary key cannot change: create a new table with the new key and copy the rows.",
     ),
     Rule(
         "add-constraint",
@@ -474,11 +714,43 @@ RULES: Final[dict[str, Rule]] = _rules(
         "UNIQUE constraint as CREATE UNIQUE INDEX ASYNC + ADD CONSTRAINT ... UNIQUE USING INDEX.",
     ),
     Rule(
+        "validate-constraint",
+        "a synchronous VALIDATE CONSTRAINT",
+        "0A000",
+        "unsupported ALTER TABLE VALIDATE CONSTRAINT statement",
+        "Write ALTER TABLE ASYNC ... VALIDATE CONSTRAINT and wait for the job "
+        "(the dialect does this after adding a constraint NOT VALID).",
+    ),
+    Rule(
         "columns-per-table",
-        "more than 255 columns in a table",
+        "more than {columns} columns in a table",
         "54011",
         "tables can have at most 255 columns",
         "Split the table.",
+    ),
+    Rule(
+        "tables-per-database",
+        "more than {tables} tables",
+        "54000",
+        "too many tables",
+        "Drop unused tables, or keep several kinds of record in one table.",
+        observed=False,
+    ),
+    Rule(
+        "schemas-per-database",
+        "more than {schemas} schemas besides public and sys",
+        "54000",
+        "too many schemas",
+        "Drop unused schemas; a test suite's per-run schemas must be dropped after the run.",
+        observed=False,
+    ),
+    Rule(
+        "sequences-per-database",
+        "more than {sequences} sequences",
+        "54000",
+        "too many sequences",
+        "Use UUID keys (gen_random_uuid()) where ordered values are not needed.",
+        observed=False,
     ),
     Rule(
         "numeric-precision",
@@ -486,7 +758,7 @@ RULES: Final[dict[str, Rule]] = _rules(
         "01000",
         "numeric without precision is stored as numeric(18,6)",
         "Give Numeric(precision, scale) explicitly: without it DSQL stores "
-        "numeric(18,6) and rounds values beyond 6 decimal places.",
+        "{numeric} and rounds values beyond {numeric_scale} decimal places.",
         severity="warning",
     ),
 )
@@ -500,39 +772,13 @@ def rule(rule_id: str) -> Rule:
         raise KeyError(f"unknown DSQL rule {rule_id!r}; known: {', '.join(sorted(RULES))}") from None
 
 
-@dataclass(frozen=True)
-class Limits:
-    """DSQL's numeric limits.  Strict local mode enforces these; pass a
-    modified copy (``dataclasses.replace(LIMITS, ...)``) to relax them."""
+def rules_firing_at(when: FiresAt) -> tuple[Rule, ...]:
+    """The rules DSQL reports at *when* (``"commit"``: what strict local mode
+    checks when a transaction commits)."""
+    return tuple(r for r in RULES.values() if r.fires_at == when)
 
-    transaction_rows: int = 3_000
-    transaction_bytes: int = 10 * 1024 * 1024
-    transaction_seconds: float = 300.0
-    index_key_columns: int = 8
-    indexes_per_table: int = 24
-    index_key_bytes: int = 1024
-    columns_per_table: int = 255
-    row_bytes: int = 2 * 1024 * 1024
-    value_bytes: int = 1024 * 1024
-    tables: int = 1_000
-    schemas: int = 10
-    sequences: int = 5_000
-    connection_seconds: float = 3_600.0
-
-
-LIMITS: Final = Limits()
 
 # -- identity columns and sequences ------------------------------------------
-
-SEQUENCE_CACHE_LARGE_MIN: Final = 65_536
-"""The smallest CACHE above 1 that DSQL accepts.  CACHE >= this gives unique
-values that are unordered across sessions, with gaps (each session takes a
-block); CACHE 1 follows PostgreSQL's uncached sequence behaviour."""
-
-IDENTITY_CACHE_DEFAULT: Final = 1
-"""The CACHE the dialect writes when the model gives none: 1, so an
-autoincrement key keeps PostgreSQL's insertion order.  ``create_engine(...,
-identity_cache=65536)`` trades that order for allocation throughput."""
 
 
 def is_valid_sequence_cache(cache: int) -> bool:
@@ -543,17 +789,6 @@ def is_valid_sequence_cache(cache: int) -> bool:
 # -- types ---------------------------------------------------------------------
 # Names are PostgreSQL's canonical type names (as format_type() prints them,
 # lower case, without modifiers).
-
-COLUMN_TYPES: Final = frozenset(
-    {
-        "smallint", "integer", "bigint", "real", "double precision", "numeric",
-        "boolean", "character", "character varying", "text", "bytea", "date",
-        "time without time zone", "time with time zone",
-        "timestamp without time zone", "timestamp with time zone", "interval",
-        "uuid", "json", "jsonb",
-    }
-)
-"""Types DSQL accepts as column types."""
 
 RUNTIME_ONLY_TYPES: Final = frozenset(
     {
@@ -569,24 +804,60 @@ UNAVAILABLE_TYPES: Final = frozenset(
     {
         "xml", "money", "tsvector", "tsquery", "hstore", "point", "line", "lseg",
         "box", "path", "polygon", "circle", "bit", "bit varying", "oid", "regclass",
+        "pg_lsn",
     }
 )
-"""Types DSQL does not have at all (besides user-defined enum/composite types)."""
+"""Types DSQL does not have as column types, nor as runtime-only types (besides
+user-defined enum/composite types).  The column types DSQL has: smallint,
+integer, bigint, real, double precision, numeric (precision up to 1000, as
+PostgreSQL), boolean, char, varchar, text, bytea, date, time, timetz,
+timestamp, timestamptz, interval, uuid, json and jsonb."""
+
+QUERY_UNAVAILABLE_TYPES: Final = frozenset(
+    {"point", "line", "lseg", "box", "path", "polygon", "circle", "pg_lsn", "xml", "money", "hstore"}
+)
+"""Types DSQL lacks even in queries (``SELECT line(...)``, ``'...'::money``)."""
+
+TEXT_SEARCH_FUNCTIONS: Final = frozenset(
+    {
+        "to_tsvector", "to_tsquery", "plainto_tsquery", "phraseto_tsquery",
+        "websearch_to_tsquery", "ts_headline", "json_to_tsvector", "jsonb_to_tsvector",
+    }
+)
+"""Functions whose first argument (of several) names a text search configuration:
+DSQL has none."""
 
 NON_INDEXABLE_KEY_TYPES: Final = frozenset(
     {"json", "jsonb", "bytea", "interval", "time with time zone"}
 )
 """Column types that cannot be index keys (they may be INCLUDE columns)."""
 
-NUMERIC_DEFAULT_PRECISION: Final = (18, 6)
-"""What DSQL stores for ``numeric`` written without precision."""
-
-MAX_NUMERIC_PRECISION: Final = 1_000
 
 # -- sessions and transactions -------------------------------------------------
 
-ISOLATION_LEVELS: Final = frozenset({"REPEATABLE READ"})
-"""The only isolation level DSQL runs (AUTOCOMMIT is a client-side mode)."""
+ISOLATION_LEVEL: Final = "REPEATABLE READ"
+"""The only isolation level DSQL runs (snapshot taken at BEGIN)."""
+
+ISOLATION_LEVELS: Final = frozenset({ISOLATION_LEVEL})
+
+ISOLATION_LEVEL_VALUES: Final = (ISOLATION_LEVEL, "AUTOCOMMIT")
+"""What ``Dialect.get_isolation_level_values`` should answer: DSQL's level, and
+the client-side AUTOCOMMIT mode."""
+
+TIME_ZONE: Final = "UTC"
+"""A DSQL session's time zone unless ``SET TimeZone`` changes it."""
+
+SESSION_DEFAULTS: Final = {"default_transaction_isolation": ISOLATION_LEVEL.lower(), "timezone": TIME_ZONE}
+"""DSQL's session settings, as PostgreSQL names them (local mode sets them on each connection)."""
+
+COLLATION: Final = "C"
+"""DSQL's only collation."""
+
+TRANSACTION_CONTROL_SETTINGS: Final = frozenset(
+    {"transaction_isolation", "default_transaction_isolation", "transaction_read_only",
+     "transaction_deferrable"}
+)
+"""``SET`` of these answers like ``SET TRANSACTION`` (rule ``set-transaction``)."""
 
 REFUSED_SESSION_SETTINGS: Final = frozenset(
     {
@@ -599,7 +870,7 @@ REFUSED_SESSION_SETTINGS: Final = frozenset(
 )
 """Settings DSQL refuses in ``SET`` and as startup parameters."""
 
-REFUSED_FUNCTIONS: Final = {
+REFUSED_FUNCTIONS: Final[dict[str, RuleId]] = {
     "pg_backend_pid": "session-function",
     "pg_advisory_lock": "advisory-lock",
     "pg_advisory_lock_shared": "advisory-lock",
@@ -666,13 +937,50 @@ POOL_RECYCLE_SECONDS: Final = 3_300
 TOKEN_LIFETIME_SECONDS: Final = 900
 """Default IAM auth token lifetime (15 minutes); DSQL checks it only at connect."""
 
+MAX_TOKEN_LIFETIME_SECONDS: Final = 7 * 24 * 3_600
+"""The longest IAM auth token lifetime DSQL accepts (one week)."""
+
+ADMIN_ROLE: Final = "admin"
+"""The role whose token is signed with ``DbConnectAdmin`` (every other role: ``DbConnect``)."""
+
 SYSTEM_SCHEMAS: Final = frozenset({"sys"})
 """DSQL's own schemas: never listed, reflected or autogenerated."""
 
-INDEX_ACCESS_METHODS: Final = frozenset({"btree_index", "btree"})
+INDEX_ACCESS_METHOD: Final = "btree_index"
+"""DSQL's only index access method, as ``pg_am.amname`` names it."""
+
+LOCAL_INDEX_ACCESS_METHOD: Final = "btree"
+"""What PostgreSQL (local mode) builds for DSQL's index."""
+
+INDEX_ACCESS_METHODS: Final = frozenset({INDEX_ACCESS_METHOD, LOCAL_INDEX_ACCESS_METHOD})
 """Index access methods as ``pg_am.amname`` names them: DSQL's only one
 (``btree_index``) and PostgreSQL's ``btree`` (local mode).  DSQL refuses
 ``USING``, so reflection reports no ``using`` option for these."""
+
+JOB_FAILURE_SQLSTATES: Final = frozenset({"23505", "23503", "23514", "23502"})
+"""Errors of a synchronous build (unique, foreign-key, check, not-null
+violations) that DSQL reports as a *failed job* of an ASYNC statement instead."""
+
+DUPLICATE_KEY_SQLSTATE: Final = "23505"
+DUPLICATE_KEY_JOB_DETAILS: Final = "found duplicate key(s)"
+"""How ``sys.jobs.details`` begins for a UNIQUE build over duplicate rows."""
+
+UNIQUE_ENFORCED_WHILE_BUILDING: Final = False
+"""Whether a UNIQUE index refuses duplicates while its job still runs.
+
+The live record (September-October 2026) says no: duplicates written during
+the build make the *job* fail ("found duplicate key(s) ...") and leave the
+index INVALID, which then enforces uniqueness until dropped.  One AWS
+troubleshooting page lists ``23505`` "duplicate against a unique index still
+building", which contradicts that.  We follow the record (observed behaviour
+beats prose), so a schema is usable only once its index jobs succeeded: the
+dialect waits for them by default."""
+
+JOB_ID_PATTERN: Final = re.compile(
+    r"^(?:[a-z2-7]{26}|\{?[0-9a-f]{8}-?(?:[0-9a-f]{4}-?){3}[0-9a-f]{12}\}?|[0-9a-f]{32})$",
+    re.IGNORECASE,
+)
+"""A job id DSQL can convert to a UUID: its own 26-character base32 form, or a UUID's text forms."""
 
 DSQL_DETECTION_FUNCTION: Final = ("sys", "dsql_major_version")
 """A function that exists only on DSQL: how the dialect tells DSQL from PostgreSQL."""
