@@ -91,16 +91,16 @@ def test_defaults_come_from_dsql_limits() -> None:
 
 def test_chunks_respect_rows_and_bytes() -> None:
     rows = [{"v": "x" * 10} for _ in range(25)]
-    by_rows = list(bulk._chunks(rows, 10, 10_000, estimate_row_bytes))
+    by_rows = list(bulk.chunks.split(rows, 10, 10_000, estimate_row_bytes))
     assert [len(b) for b, _ in by_rows] == [10, 10, 5]
     size = estimate_row_bytes(rows[0])
-    by_bytes = list(bulk._chunks(rows, 100, size * 4, estimate_row_bytes))
+    by_bytes = list(bulk.chunks.split(rows, 100, size * 4, estimate_row_bytes))
     assert [len(b) for b, _ in by_bytes] == [4] * 6 + [1]
     assert all(s <= size * 4 for _, s in by_bytes)
     # a single row bigger than the budget goes alone rather than never
     huge = [{"v": "x" * 100}, {"v": "y"}]
-    assert [len(b) for b, _ in bulk._chunks(huge, 10, 50, estimate_row_bytes)] == [1, 1]
-    assert list(bulk._chunks([], 10, 10, estimate_row_bytes)) == []
+    assert [len(b) for b, _ in bulk.chunks.split(huge, 10, 50, estimate_row_bytes)] == [1, 1]
+    assert list(bulk.chunks.split([], 10, 10, estimate_row_bytes)) == []
 
 
 def test_chunk_sizes_are_validated(engine: sa.Engine, caplog: pytest.LogCaptureFixture) -> None:
