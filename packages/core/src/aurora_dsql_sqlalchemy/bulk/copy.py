@@ -148,8 +148,19 @@ def _copier(dbapi: object) -> Callable[[Any, CopyPlan, Sequence[Row]], int] | No
         return _copy_psycopg
     extensions = sys.modules.get("psycopg2.extensions")
     if extensions is not None and isinstance(dbapi, extensions.connection):
+        _learn_psycopg2_wrappers(extensions)
         return _copy_psycopg2
     return None
+
+
+def _learn_psycopg2_wrappers(extensions: Any) -> None:
+    """psycopg2's adapter objects that SQLAlchemy's bind processing returns
+    (``Binary`` for LargeBinary, ``extras.Json``) hold the value as ``.adapted``."""
+    if extensions.Binary not in _FORMATS:
+        _FORMATS[extensions.Binary] = lambda value: _bytea(value.adapted)
+    extras = sys.modules.get("psycopg2.extras")
+    if extras is not None and extras.Json not in _FORMATS:
+        _FORMATS[extras.Json] = lambda value: value.dumps(value.adapted).translate(_ESCAPES)
 
 
 def _copy_psycopg(cursor: Any, plan: CopyPlan, batch: Sequence[Row]) -> int:
