@@ -129,24 +129,28 @@ def test_copy_writes_every_type_as_insert_does(engine: sa.Engine, tables: None) 
         by_copy = [r._asdict() for r in conn.execute(sa.select(kinds).order_by(kinds.c.id))]
     with engine.begin() as conn:
         conn.execute(kinds.delete())
-    inserted = chunked_insert(engine, kinds, rows, chunk_rows=200, method="insert")
-    assert {c.method for c in inserted.chunks} == {"insert"} and inserted.rows == 500
-    with engine.connect() as conn:
-        by_insert = [r._asdict() for r in conn.execute(sa.select(kinds).order_by(kinds.c.id))]
-    assert by_copy == by_insert
+    for method in ("unnest", "executemany"):
+        inserted = chunked_insert(engine, kinds, rows, chunk_rows=200, method=method)
+        assert {c.method for c in inserted.chunks} == {method} and inserted.rows == 500
+        with engine.begin() as conn:
+            by_insert = [r._asdict() for r in conn.execute(sa.select(kinds).order_by(kinds.c.id))]
+            conn.execute(kinds.delete())
+        assert by_copy == by_insert, method
     first = by_copy[1]
     assert first["status"] == "new" and first["source"] == "import"  # server and scalar defaults
     assert by_copy[1]["text"] == awkward[1] and by_copy[3]["ratio"] == float("inf")
     assert by_copy[7]["blob"] == bytes(range(7)) + b"\x00\t\n\\"
 
 
-def test_a_python_side_default_means_insert(engine: sa.Engine, tables: None) -> None:
+def test_a_python_side_default_means_executemany(engine: sa.Engine, tables: None) -> None:
+    """Only SQLAlchemy's row-by-row INSERT calls a Python-side default per row."""
     auto = chunked_insert(engine, stamped, ({"id": i} for i in range(10)))
-    assert [c.method for c in auto.chunks] == ["insert"]
+    assert [c.method for c in auto.chunks] == ["executemany"]
     with engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count(sa.distinct(stamped.c.token)))) == 10
-    with pytest.raises(sa_exc.ArgumentError, match="Python-side default"):
-        chunked_insert(engine, stamped, [{"id": 99}], method="copy")
+    for method in ("copy", "unnest"):
+        with pytest.raises(sa_exc.ArgumentError, match="Python-side default"):
+            chunked_insert(engine, stamped, [{"id": 99}], method=method)
     given = chunked_insert(engine, stamped, [{"id": 20, "token": uuid.uuid4()}])
     assert [c.method for c in given.chunks] == ["copy"]  # given in the rows: COPY again
 
@@ -155,7 +159,7 @@ def test_on_conflict_skip_counts_what_was_inserted(engine: sa.Engine, tables: No
     chunked_insert(engine, items, generate(1_000))
     result = chunked_insert(engine, items, generate(3_000), on_conflict="skip")
     assert (result.rows, result.input_rows) == (2_000, 3_000)
-    assert [c.method for c in result.chunks] == ["insert"]
+    assert [c.method for c in result.chunks] == ["unnest"]
     assert "2,000 rows committed in 1 transaction(s) from 3,000 input rows" in str(result)
     assert count(engine) == 3_000
     # the ON CONFLICT DO NOTHING of chunked_write reports the same
@@ -168,6 +172,7 @@ def test_on_conflict_update_overwrites_by_key(engine: sa.Engine, tables: None) -
     changed = ({**r, "qty": -1, "note": "new"} for r in generate(3_000, start=2_000))
     result = chunked_insert(engine, items, changed, on_conflict="update")
     assert result.rows == 3_000 and count(engine) == 5_000  # 2,000 updated, 1,000 inserted
+    assert [c.method for c in result.chunks] == ["unnest"]
     with engine.connect() as conn:
         notes = dict(
             conn.execute(sa.select(items.c.note, sa.func.count()).group_by(items.c.note)).all()
@@ -239,9 +244,9 @@ def test_copy_on_a_session_and_concurrently(engine: sa.Engine, tables: None) -> 
     assert (updated.rows, updated.input_rows) == (10, 20)  # 10 keys match no row
 
 
-def test_asyncio_engines_insert(dsql_url: URL, driver: str, tables: None) -> None:
+def test_asyncio_engines_insert_by_unnest(dsql_url: URL, driver: str, tables: None) -> None:
     """Under asyncio (``run_sync``) the DBAPI connection is SQLAlchemy's
-    adapter: the chunks go by INSERT, and the load is still right."""
+    adapter, which cannot COPY: the chunks go by one INSERT each."""
     if driver != "psycopg":
         pytest.skip("asyncio runs on psycopg 3 only; psycopg2 has no asyncio API")
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -257,4 +262,4 @@ def test_asyncio_engines_insert(dsql_url: URL, driver: str, tables: None) -> Non
         finally:
             await engine.dispose()
 
-    assert asyncio.run(main()) == ["insert", "insert"]
+    assert asyncio.run(main()) == ["unnest", "unnest"]

@@ -70,15 +70,9 @@ from .chunks import (
     WriteMethod,
     estimate_row_bytes,
 )
-from .writes import (
-    Method,
-    OnConflict,
-    WriteOptions,
-    chunked_delete,
-    chunked_insert,
-    chunked_update,
-    chunked_write,
-)
+from .inserts import Method, OnConflict, chunked_insert
+from .runner import WriteOptions
+from .writes import chunked_delete, chunked_update, chunked_write
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",

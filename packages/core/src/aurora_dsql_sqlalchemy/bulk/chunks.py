@@ -28,8 +28,9 @@ __all__ = [
 
 log = logging.getLogger("aurora_dsql_sqlalchemy.bulk")
 
-WriteMethod = Literal["insert", "copy", "delete"]
-"""How a chunk was written: executemany of a statement, COPY, or a chunked DELETE."""
+WriteMethod = Literal["copy", "unnest", "executemany", "delete"]
+"""How a chunk was written: one COPY, one ``INSERT ... SELECT FROM unnest(...)``,
+an executemany of the statement, or a chunked DELETE."""
 Row = Mapping[str, Any]
 """One parameter set: values keyed by column key (or bind name)."""
 
@@ -93,8 +94,8 @@ class Chunk:
     no row."""
     seconds: float = 0.0
     """Wall-clock seconds of the committed attempt(s), retries included."""
-    method: WriteMethod = "insert"
-    """How the chunk was written: ``"insert"`` (executemany) or ``"copy"``."""
+    method: WriteMethod = "executemany"
+    """How the chunk was written (see :data:`WriteMethod`)."""
 
     @property
     def counted(self) -> int:

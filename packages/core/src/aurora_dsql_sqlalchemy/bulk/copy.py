@@ -42,7 +42,7 @@ from sqlalchemy.sql.schema import Column, Table
 from .. import rules
 from .chunks import Row
 
-__all__ = ["CopyPlan", "copy_plan", "copy_rows"]
+__all__ = ["CopyPlan", "copy_plan", "copy_rows", "needs_python_defaults"]
 
 _COPY_READ_SIZE = 1 << 18
 """Bytes psycopg2 reads from the COPY buffer per call (its default is 8 KiB)."""
@@ -63,19 +63,14 @@ def copy_plan(dialect: Dialect, table: Table, keys: Sequence[str]) -> CopyPlan |
     cannot write them as INSERT would: a column left out has a Python-side
     default other than a constant (a callable, a ``Sequence``), which only
     SQLAlchemy's INSERT fills in."""
-    unknown = [key for key in keys if key not in table.c]
-    if unknown:
-        raise sa_exc.ArgumentError(f"Unconsumed column names: {', '.join(unknown)}")
+    if needs_python_defaults(table, keys):
+        return None
     columns: list[Column[Any]] = [table.c[key] for key in keys]
     constants: list[Any] = []
     for column in table.c:
-        if column.key in keys or column.default is None:
-            continue
-        default: Any = column.default
-        if not getattr(default, "is_scalar", False):
-            return None
-        columns.append(column)
-        constants.append(default.arg)
+        if column.key not in keys and column.default is not None:
+            columns.append(column)
+            constants.append(getattr(column.default, "arg", None))
     preparer = dialect.identifier_preparer
     sql = "COPY {} ({}) FROM STDIN".format(
         preparer.format_table(table), ", ".join(preparer.quote(c.name) for c in columns)
@@ -86,6 +81,18 @@ def copy_plan(dialect: Dialect, table: Table, keys: Sequence[str]) -> CopyPlan |
         if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
     return CopyPlan(sql, _row_builder(list(keys), tuple(constants), processors))
+
+
+def needs_python_defaults(table: Table, keys: Sequence[str]) -> bool:
+    """Whether a column left out of rows holding ``keys`` has a Python-side
+    default other than a constant (a callable, a ``Sequence``): only an
+    INSERT executemany has SQLAlchemy fill those in, row by row."""
+    return any(
+        column.key not in keys
+        and column.default is not None
+        and not getattr(column.default, "is_scalar", False)
+        for column in table.c
+    )
 
 
 def _row_builder(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from ..retry import RetryEvent, RetryPolicy, run_transaction
 from .chunks import (
@@ -19,16 +20,23 @@ from .chunks import (
     ChunkedWriteFailed,
     ProgressCallback,
     WriteMethod,
+    estimate_row_bytes,
     log,
+    plan,
+    split,
+    validated_sizes,
 )
 
 __all__ = [
     "ChunkWriter",
     "RetryCounter",
     "RunSettings",
+    "WriteOptions",
     "connection_of",
+    "executemany_writer",
     "run_chunks",
     "server_count",
+    "write_rows",
 ]
 
 RetryCallback = Callable[[RetryEvent], object]
@@ -39,6 +47,17 @@ Session; returns ``(rows the server reported, or None; how it wrote)``."""
 PRESERVE_ROWCOUNT = {"preserve_rowcount": True}
 """Execution options that keep an executemany's summed row count (SQLAlchemy
 otherwise drops it for INSERT statements)."""
+
+
+def executemany_writer(statement: Executable) -> ChunkWriter:
+    """A :data:`ChunkWriter` that executes ``statement`` with the batch as its
+    parameter sets (``executemany``), counting what the server reports."""
+
+    def execute(target: Any, chunk: Chunk, batch: list[Any]) -> tuple[int | None, WriteMethod]:
+        result = target.execute(statement, batch, execution_options=PRESERVE_ROWCOUNT)
+        return server_count(result), "executemany"
+
+    return execute
 
 
 def connection_of(target: Connection | Session) -> Connection:
@@ -188,3 +207,48 @@ def _write_concurrently(
                 except _ChunkFailed as failed:
                     failures.append(failed)
     return min(failures, key=lambda f: f.chunk.index) if failures else None
+
+
+class WriteOptions(TypedDict, total=False):
+    """The keywords of :func:`chunked_write`, also taken by :func:`chunked_insert`
+    and :func:`chunked_update` (see :func:`chunked_write` for each)."""
+
+    chunk_rows: int | None
+    chunk_bytes: int | None
+    row_bytes: Callable[[Any], int]
+    concurrency: int
+    progress: ProgressCallback | None
+    on_chunk: ChunkCallback | None
+    resume: ChunkedResult | None
+    policy: RetryPolicy | None
+    max_retries: int | None
+    on_retry: RetryCallback | None
+
+
+def write_rows(
+    bind: Any, writer: ChunkWriter, rows: Iterable[Any], options: WriteOptions
+) -> ChunkedResult:
+    """Split ``rows`` into chunks under the caps of ``options`` and write them with ``writer``."""
+    concurrency = options.get("concurrency", 1)
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    if concurrency > 1 and isinstance(bind, (Connection, Session)):
+        raise TypeError(
+            "concurrency > 1 needs an Engine or a sessionmaker: a Connection or Session "
+            "cannot be shared between threads"
+        )
+    limit_rows, limit_bytes = validated_sizes(options.get("chunk_rows"), options.get("chunk_bytes"))
+    resume = options.get("resume")
+    committed = {c.index: c for c in resume.chunks} if resume is not None else {}
+    result = ChunkedResult(chunks=sorted(committed.values(), key=lambda c: c.index))
+    row_bytes = options.get("row_bytes", estimate_row_bytes)
+    todo = plan(split(rows, limit_rows, limit_bytes, row_bytes), committed)
+    settings = RunSettings(
+        concurrency=concurrency,
+        progress=options.get("progress"),
+        on_chunk=options.get("on_chunk"),
+        policy=options.get("policy"),
+        max_retries=options.get("max_retries"),
+        on_retry=options.get("on_retry"),
+    )
+    return run_chunks(bind, todo, writer, settings, result)
