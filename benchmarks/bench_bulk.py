@@ -14,9 +14,12 @@ in alternating rounds (``harness.measure``):
     ``auroradsql+<driver>`` engine in strict local mode (DSQL's row and size
     limits enforced): one retried transaction of at most 3,000 rows per
     chunk, written by COPY, one, two or four chunks at a time.
-``strict_insert``
-    the same with ``method="insert"``: the INSERT ``executemany`` path that
-    ``on_conflict="skip"`` / ``"update"`` use.
+``strict_skip``
+    the same with ``on_conflict="skip"`` (into the empty table): one
+    ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` per chunk.
+``strict_executemany``
+    the same with ``method="executemany"``: the INSERT ``executemany`` that
+    ``chunked_insert`` used before COPY (and uses for Python-side defaults).
 
 Only the load is timed (rows are built beforehand, connections opened
 before).  After every run, untimed, the table must hold every id exactly once.
@@ -62,7 +65,8 @@ CHUNKED_ARMS = {
     "strict": {"concurrency": 1},
     "strict_c2": {"concurrency": 2},
     "strict_c4": {"concurrency": 4},
-    "strict_insert": {"concurrency": 1, "method": "insert"},
+    "strict_skip": {"concurrency": 1, "on_conflict": "skip"},
+    "strict_executemany": {"concurrency": 1, "method": "executemany"},
 }
 
 
@@ -121,7 +125,7 @@ def check_every_row_once(conninfo: str, n: int) -> None:
 class BulkWorkload(Workload):
     """Bulk load: raw psycopg ``executemany`` in one transaction (``stock``) vs
     ``chunked_insert`` in strict local mode (COPY chunks under DSQL's limits,
-    each retried) at concurrency 1, 2 and 4, and its INSERT path."""
+    each retried) at concurrency 1, 2 and 4, and its INSERT paths."""
 
     name = "bulk"
     arms = ("stock_sqlalchemy", *CHUNKED_ARMS)
@@ -178,6 +182,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", default=None, help="comma-separated chunked arms to run")
     parser.add_argument("--driver", choices=("psycopg", "psycopg2"), default="psycopg")
     args = parser.parse_args()
     with ExitStack() as stack:
@@ -186,6 +191,8 @@ def main() -> int:
         stack.callback(admin.dispose)
         ctx = Context(pg_url=url, driver=args.driver, quick=False, admin=admin)
         workload = BulkWorkload(ctx, n_rows=args.rows)
+        if args.only:
+            workload.arms = ("stock_sqlalchemy", *args.only.split(","))
         result = measure(workload, args.rounds)
     print(f"{workload.description}; driver {args.driver}; {result.rounds} rounds")
     print(format_table([result]))

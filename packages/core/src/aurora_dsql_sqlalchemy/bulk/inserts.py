@@ -36,6 +36,7 @@ OnConflict = Literal["error", "skip", "update"]
 Method = Literal["auto", "copy", "unnest", "executemany"]
 """How :func:`chunked_insert` sends a chunk (``"auto"``: the fastest that can)."""
 _METHODS = ("auto", "copy", "unnest", "executemany")
+_COPY_DRIVERS = ("psycopg", "psycopg2")
 
 
 def table_of(table: Any) -> Table:
@@ -180,6 +181,11 @@ class _InsertWriter:
                 raise sa_exc.ArgumentError(
                     f"method='copy' cannot load {self.table.name!r}: a column left out of the "
                     "rows has a Python-side default that only INSERT fills in; pass it in the rows"
+                )
+            if self.method == "copy" and (dialect.is_async or dialect.driver not in _COPY_DRIVERS):
+                raise sa_exc.ArgumentError(
+                    f"method='copy' needs a synchronous psycopg or psycopg2 engine, not {dialect.name}+"
+                    f"{dialect.driver}"
                 )
         if self.method in ("auto", "unnest") and isinstance(dialect, PGDialect):
             self.unnest = self._unnest_statement()
