@@ -452,5 +452,5 @@ def test_copy_text_format_for_psycopg2() -> None:
     assert _text(datetime.timedelta(days=-1, seconds=5)) == "-1 days 5.000000 seconds"
     assert _text(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
     assert _text(Colour.red) == "red"
-    with pytest.raises(TypeError, match="cannot write a value of type list.*method="):
+    with pytest.raises(TypeError, match=r"cannot write a value of type list.*method="):
         _text([1, 2])
