@@ -70,7 +70,7 @@ from .chunks import (
     WriteMethod,
     estimate_row_bytes,
 )
-from .inserts import Method, OnConflict, chunked_insert
+from .inserts import Method, OnConflict, TableOrClass, chunked_insert
 from .runner import WriteOptions
 from .writes import chunked_delete, chunked_update, chunked_write
 
@@ -84,6 +84,7 @@ __all__ = [
     "Method",
     "OnConflict",
     "ProgressCallback",
+    "TableOrClass",
     "WriteMethod",
     "WriteOptions",
     "chunked_delete",

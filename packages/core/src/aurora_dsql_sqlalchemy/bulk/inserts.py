@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from .runner import WriteOptions
 
-__all__ = ["Method", "OnConflict", "chunked_insert", "table_of"]
+__all__ = ["Method", "OnConflict", "TableOrClass", "chunked_insert", "table_of"]
 
 OnConflict = Literal["error", "skip", "update"]
 """What :func:`chunked_insert` does with a row whose key exists already."""
@@ -39,7 +39,11 @@ _METHODS = ("auto", "copy", "unnest", "executemany")
 _COPY_DRIVERS = ("psycopg", "psycopg2")
 
 
-def table_of(table: Any) -> Table:
+TableOrClass = Table | type
+"""A :class:`~sqlalchemy.schema.Table`, or a mapped class (its ``__table__``)."""
+
+
+def table_of(table: TableOrClass) -> Table:
     """The Table of a Table or a mapped class."""
     target = getattr(table, "__table__", table)
     if not isinstance(target, Table):
@@ -49,7 +53,7 @@ def table_of(table: Any) -> Table:
 
 def chunked_insert(
     bind: Engine | Connection | sessionmaker[Any] | Session,
-    table: Any,
+    table: TableOrClass,
     rows: Iterable[Row],
     *,
     on_conflict: OnConflict = "error",

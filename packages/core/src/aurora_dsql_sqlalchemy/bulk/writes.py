@@ -26,7 +26,7 @@ from .chunks import (
     estimate_row_bytes,
     validated_sizes,
 )
-from .inserts import chunked_insert, table_of
+from .inserts import TableOrClass, chunked_insert, table_of
 from .runner import (
     RetryCallback,
     RetryCounter,
@@ -114,7 +114,7 @@ def chunked_write(
     return write_rows(bind, executemany_writer(statement), rows, options)
 
 
-def _primary_key(table: Any) -> tuple[Table, list[Column[Any]]]:
+def _primary_key(table: TableOrClass) -> tuple[Table, list[Column[Any]]]:
     target = table_of(table)
     key = list(target.primary_key.columns)
     if not key:
@@ -127,7 +127,7 @@ def _primary_key(table: Any) -> tuple[Table, list[Column[Any]]]:
 
 def chunked_update(
     bind: Engine | Connection | sessionmaker[Any] | Session,
-    table: Any,
+    table: TableOrClass,
     rows: Iterable[Row],
     **options: Unpack[WriteOptions],
 ) -> ChunkedResult:
@@ -162,7 +162,7 @@ def chunked_update(
 
 def chunked_delete(
     bind: Engine | Connection | sessionmaker[Any] | Session,
-    table: Any,
+    table: TableOrClass,
     whereclause: ColumnElement[bool] | None = None,
     *,
     chunk_rows: int | None = None,
