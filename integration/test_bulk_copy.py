@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from aurora_dsql_sqlalchemy.bulk import (
     Chunk,
+    Method,
     ChunkedWriteFailed,
     chunked_insert,
     chunked_update,
@@ -263,3 +264,21 @@ def test_asyncio_engines_insert_by_unnest(dsql_url: URL, driver: str, tables: No
             await engine.dispose()
 
     assert asyncio.run(main()) == ["unnest", "unnest"]
+
+
+def test_names_that_need_quoting_and_column_keys(engine: sa.Engine) -> None:
+    odd = sa.Table(
+        "Copy Odd",
+        sa.MetaData(),
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("select", sa.Text),
+        sa.Column("Mixed Case", sa.Integer, key="mixed"),
+    )
+    odd.create(engine)
+    methods: list[Method] = ["copy", "unnest", "executemany"]
+    for start, method in zip((0, 10, 20), methods, strict=True):
+        rows = [{"id": start + i, "select": f"s{i}", "mixed": i} for i in range(10)]
+        result = chunked_insert(engine, odd, rows, method=method)
+        assert result.rows == 10 and result.chunks[0].method == method
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count(), sa.func.sum(odd.c.mixed))).one() == (30, 135)
