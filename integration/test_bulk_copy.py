@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 from aurora_dsql_sqlalchemy.bulk import (
     Chunk,
-    Method,
     ChunkedWriteFailed,
+    Method,
     chunked_insert,
     chunked_update,
     chunked_write,
