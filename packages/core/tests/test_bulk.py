@@ -421,6 +421,8 @@ def test_methods_other_drivers_cannot_use_are_refused_before_writing(engine: sa.
         chunked_insert(engine, items, [{"id": 1, "colour": "red"}])
     with pytest.raises(sa_exc.ArgumentError, match="conflict_columns"):
         chunked_insert(engine, keyless, [{"x": 1}], on_conflict="update")
+    with pytest.raises(sa_exc.ArgumentError, match=r"need the conflict column\(s\) \['id'\]"):
+        chunked_insert(engine, items, [{"name": "x"}], on_conflict="update")
     assert count(engine) == 5
 
 

@@ -160,11 +160,14 @@ class _InsertWriter:
             raise sa_exc.ArgumentError(f"Unconsumed column names: {', '.join(unknown)}")
         self.table, self.keys, self.method = table, keys, method
         self.on_conflict, self.conflict_columns = on_conflict, conflict_columns
-        self.dedupe = (
-            operator.itemgetter(*_conflict_names(table, conflict_columns))
-            if on_conflict == "update"
-            else None
-        )
+        self.dedupe = None
+        if on_conflict == "update" and keys:
+            names = _conflict_names(table, conflict_columns)
+            if any(name not in keys for name in names):
+                raise sa_exc.ArgumentError(
+                    f"on_conflict='update' rows need the conflict column(s) {names}"
+                )
+            self.dedupe = operator.itemgetter(*names)
         self.copy: CopyPlan | None = None
         self.unnest: Insert | None = None
         self.executemany: Insert = self._statement(insert(table), pg_insert(table))
