@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 RetryCallback = Callable[[RetryEvent], object]
-ChunkWriter = Callable[[Any, Chunk, list[Any]], "tuple[int | None, WriteMethod]"]
+ChunkWriter = Callable[[Connection | Session, Chunk, list[Any]], "tuple[int | None, WriteMethod]"]
 """Writes one chunk's batch inside an open transaction on a Connection or
 Session; returns ``(rows the server reported, or None; how it wrote)``."""
 
@@ -53,7 +53,9 @@ def executemany_writer(statement: Executable) -> ChunkWriter:
     """A :data:`ChunkWriter` that executes ``statement`` with the batch as its
     parameter sets (``executemany``), counting what the server reports."""
 
-    def execute(target: Any, chunk: Chunk, batch: list[Any]) -> tuple[int | None, WriteMethod]:
+    def execute(
+        target: Connection | Session, chunk: Chunk, batch: list[Any]
+    ) -> tuple[int | None, WriteMethod]:
         result = target.execute(statement, batch, execution_options=PRESERVE_ROWCOUNT)
         return server_count(result), "executemany"
 
