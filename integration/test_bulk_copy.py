@@ -245,25 +245,47 @@ def test_copy_on_a_session_and_concurrently(engine: sa.Engine, tables: None) -> 
     assert (updated.rows, updated.input_rows) == (10, 20)  # 10 keys match no row
 
 
-def test_asyncio_engines_insert_by_unnest(dsql_url: URL, driver: str, tables: None) -> None:
-    """Under asyncio (``run_sync``) the DBAPI connection is SQLAlchemy's
-    adapter, which cannot COPY: the chunks go by one INSERT each."""
+def test_asyncio_engines_copy_too(
+    engine: sa.Engine, dsql_url: URL, driver: str, tables: None
+) -> None:
+    """Under asyncio (``run_sync``) the chunks are copied through psycopg's
+    ``AsyncCursor.copy()``; ON CONFLICT chunks go by unnest; strict mode still
+    refuses a COPY over the row limit."""
     if driver != "psycopg":
         pytest.skip("asyncio runs on psycopg 3 only; psycopg2 has no asyncio API")
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    async def main() -> list[str]:
+    async def main() -> tuple[list[str], list[str], BaseException | None]:
         engine = create_async_engine(dsql_url.set(drivername="auroradsql+psycopg_async"))
         try:
             async with engine.connect() as conn:
-                result = await conn.run_sync(
-                    lambda sync: chunked_insert(sync, items, generate(3_500))
+                copied = await conn.run_sync(lambda c: chunked_insert(c, items, generate(3_500)))
+                skipped = await conn.run_sync(
+                    lambda c: chunked_insert(c, items, generate(4_000), on_conflict="skip")
                 )
-            return [c.method for c in result.chunks]
+                too_many = LIMITS.transaction_rows + 1
+                try:
+                    await conn.run_sync(
+                        lambda c: chunked_insert(
+                            c, items, generate(too_many, 10_000), chunk_rows=too_many
+                        )
+                    )
+                    refused = None
+                except ChunkedWriteFailed as failed:
+                    refused = failed.__cause__
+            return (
+                [c.method for c in copied.chunks],
+                [f"{c.method}:{c.written}" for c in skipped.chunks],
+                refused,
+            )
         finally:
             await engine.dispose()
 
-    assert asyncio.run(main()) == ["unnest", "unnest"]
+    copied, skipped, refused = asyncio.run(main())
+    assert copied == ["copy", "copy"]
+    assert skipped == ["unnest:0", "unnest:500"]
+    assert isinstance(refused, TransactionLimitExceeded)
+    assert count(engine) == 4_000
 
 
 def test_names_that_need_quoting_and_column_keys(engine: sa.Engine) -> None:

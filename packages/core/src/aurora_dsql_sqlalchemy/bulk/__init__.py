@@ -19,17 +19,18 @@ optimistic-concurrency conflict is re-run on its own::
 
 COPY, unnest, executemany
     :func:`chunked_insert` writes each chunk with one ``COPY ... FROM STDIN``
-    (psycopg 3 or psycopg2, synchronous engines) when nothing needs an
+    (psycopg 3, also under asyncio, or psycopg2) when nothing needs an
     INSERT: ``on_conflict="error"`` (the default) and no left-out column
     with a Python-side default.  Measured locally, that loads about 3x as
     fast as psycopg's own ``executemany`` of the same rows in one
-    transaction.  ``on_conflict="skip"`` and ``"update"`` (and asyncio
-    engines, through ``AsyncConnection.run_sync``) write one ``INSERT ...
-    SELECT FROM unnest(<one array per column>) ON CONFLICT ...`` per chunk:
-    COPY has no conflict clause, and DSQL has no temporary tables to stage
-    rows in.  Rows whose left-out columns have Python-side defaults go by
-    INSERT ``executemany``, as SQLAlchemy fills those in row by row.
-    ``method=`` chooses one way explicitly.
+    transaction.  ``on_conflict="skip"`` and ``"update"`` write one ``INSERT
+    ... SELECT FROM unnest(<one array per column>) ON CONFLICT ...`` per
+    chunk: COPY has no conflict clause, and DSQL has no temporary tables to
+    stage rows in.  Rows whose left-out columns have Python-side defaults go
+    by INSERT ``executemany``, as SQLAlchemy fills those in row by row.
+    ``method=`` chooses one way explicitly.  Under asyncio, run the helpers
+    with ``await conn.run_sync(lambda sync: chunked_insert(sync, ...))``
+    (``concurrency=1``: a Connection).
 
 Counts
     ``result.rows`` is what the server reported written (COPY's row count,

@@ -19,8 +19,10 @@ serialisation, enums, type decorators), then to the driver:
   of another type raises ``TypeError`` naming it; ``method="insert"`` writes
   such rows through INSERT.
 
-Only synchronous connections copy; on an asyncio engine (whose DBAPI
-connection is SQLAlchemy's adapter) the helpers write through INSERT.
+On an asyncio engine (``auroradsql+psycopg_async``) the helpers run inside
+``await conn.run_sync(lambda c: chunked_insert(c, ...))`` and copy through
+psycopg's ``AsyncCursor.copy()``, awaited the way SQLAlchemy's own asyncio
+adapter awaits the driver.
 """
 
 from __future__ import annotations
@@ -123,13 +125,14 @@ def copy_rows(
     row count the server reported, or ``None`` when the driver cannot COPY
     (the caller then INSERTs)."""
     dbapi = connection.connection.dbapi_connection
-    copier = _copier(dbapi)
+    driver = connection.connection.driver_connection
+    copier = _copier(dbapi, driver)
     if copier is None:
         return None
     dialect = connection.dialect
     cursor = dbapi.cursor()  # type: ignore[union-attr]
     try:
-        copied = copier(cursor, plan, batch)
+        copied = copier(cursor, driver, plan, batch)
         _check_local_limits(dialect, cursor, copied, nbytes)
         return copied
     except dialect.loaded_dbapi.Error as error:
@@ -148,11 +151,17 @@ def copy_rows(
         cursor.close()
 
 
-def _copier(dbapi: object) -> Callable[[Any, CopyPlan, Sequence[Row]], int] | None:
+Copier = Callable[[Any, Any, CopyPlan, Sequence[Row]], int]
+"""Copies a batch: ``(DBAPI cursor, driver connection, plan, batch) -> rows copied``."""
+
+
+def _copier(dbapi: object, driver: object) -> Copier | None:
     # Only a driver already imported can own the connection: no import here.
     psycopg = sys.modules.get("psycopg")
     if psycopg is not None and isinstance(dbapi, psycopg.Connection):
         return _copy_psycopg
+    if psycopg is not None and isinstance(driver, psycopg.AsyncConnection):
+        return _copy_psycopg_async  # SQLAlchemy's asyncio adapter around psycopg's
     extensions = sys.modules.get("psycopg2.extensions")
     if extensions is not None and isinstance(dbapi, extensions.connection):
         _learn_psycopg2_wrappers(extensions)
@@ -170,7 +179,7 @@ def _learn_psycopg2_wrappers(extensions: Any) -> None:
         _FORMATS[extras.Json] = lambda value: value.dumps(value.adapted).translate(_ESCAPES)
 
 
-def _copy_psycopg(cursor: Any, plan: CopyPlan, batch: Sequence[Row]) -> int:
+def _copy_psycopg(cursor: Any, driver: Any, plan: CopyPlan, batch: Sequence[Row]) -> int:
     values = plan.values
     with cursor.copy(plan.sql) as copy:
         write_row = copy.write_row
@@ -179,7 +188,24 @@ def _copy_psycopg(cursor: Any, plan: CopyPlan, batch: Sequence[Row]) -> int:
     return int(cursor.rowcount)
 
 
-def _copy_psycopg2(cursor: Any, plan: CopyPlan, batch: Sequence[Row]) -> int:
+def _copy_psycopg_async(cursor: Any, driver: Any, plan: CopyPlan, batch: Sequence[Row]) -> int:
+    """psycopg's ``AsyncCursor.copy()``, awaited from the synchronous code that
+    ``AsyncConnection.run_sync()`` runs, as SQLAlchemy's adapter does."""
+    from sqlalchemy.util import await_only
+
+    return int(await_only(_copy_async(driver, plan, batch)))
+
+
+async def _copy_async(driver: Any, plan: CopyPlan, batch: Sequence[Row]) -> int:
+    values = plan.values
+    async with driver.cursor() as cursor:
+        async with cursor.copy(plan.sql) as copy:
+            for row in batch:
+                await copy.write_row(values(row))
+        return int(cursor.rowcount)
+
+
+def _copy_psycopg2(cursor: Any, driver: Any, plan: CopyPlan, batch: Sequence[Row]) -> int:
     values = plan.values
     lines = []
     for row in batch:

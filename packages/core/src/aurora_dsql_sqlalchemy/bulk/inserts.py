@@ -36,7 +36,7 @@ OnConflict = Literal["error", "skip", "update"]
 Method = Literal["auto", "copy", "unnest", "executemany"]
 """How :func:`chunked_insert` sends a chunk (``"auto"``: the fastest that can)."""
 _METHODS = ("auto", "copy", "unnest", "executemany")
-_COPY_DRIVERS = ("psycopg", "psycopg2")
+_COPY_DRIVERS = ("psycopg", "psycopg_async", "psycopg2")
 
 
 TableOrClass = Table | type
@@ -75,7 +75,7 @@ def chunked_insert(
         ``"skip"``).
     :param method: ``"auto"`` (default) takes the fastest way that can write
         the chunk: one ``COPY ... FROM STDIN`` (``on_conflict="error"``, a
-        synchronous psycopg or psycopg2 connection, no left-out column with a
+        psycopg (also asyncio) or psycopg2 connection, no left-out column with a
         Python-side default other than a constant), else one ``INSERT ...
         SELECT FROM unnest(<one array per column>)`` (PostgreSQL dialects),
         else an INSERT ``executemany``.  ``"copy"``, ``"unnest"`` and
@@ -189,11 +189,12 @@ class _InsertWriter:
                     f"method='copy' cannot load {self.table.name!r}: a column left out of the "
                     "rows has a Python-side default that only INSERT fills in; pass it in the rows"
                 )
-            if self.method == "copy" and (dialect.is_async or dialect.driver not in _COPY_DRIVERS):
+            if self.method == "copy" and dialect.driver not in _COPY_DRIVERS:
                 raise sa_exc.ArgumentError(
-                    f"method='copy' needs a synchronous psycopg or psycopg2 engine, not {dialect.name}+"
-                    f"{dialect.driver}"
+                    "method='copy' needs a psycopg, psycopg_async or psycopg2 engine, not "
+                    f"{dialect.name}+{dialect.driver}"
                 )
+
         if self.method in ("auto", "unnest") and isinstance(dialect, PGDialect):
             self.unnest = self._unnest_statement()
         if self.unnest is None and self.method == "unnest":
@@ -233,7 +234,7 @@ class _InsertWriter:
                 return copied, "copy"
             if self.method == "copy":
                 raise TypeError(
-                    "method='copy' needs a synchronous psycopg or psycopg2 connection, not "
+                    "method='copy' needs a psycopg or psycopg2 connection, not "
                     f"{type(connection.connection.dbapi_connection).__name__}"
                 )
         if self.dedupe is not None:
