@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, ClassVar
+from typing import Any
 
-from harness import Arm, Goal, Timed, Workload
+from harness import Arm, Timed, Workload
 
 GROUPS: dict[str, list[type[Workload]]] = {}
 MISSING: dict[str, str] = {}
@@ -22,73 +22,8 @@ MISSING: dict[str, str] = {}
 def _bulk_workload() -> type[Workload]:
     import bench_bulk  # psycopg 3 (the raw baseline) and aurora_dsql_sqlalchemy.bulk
 
-    run_raw, run_chunked = bench_bulk.run_raw, bench_bulk.run_chunked
-    clear, check_rows = bench_bulk.clear, bench_bulk.check_every_row_once
-
-    class Bulk(Workload):
-        """Bulk load: raw psycopg ``executemany`` in one transaction (``stock``)
-        vs ``aurora_dsql_sqlalchemy.bulk.chunked_insert`` in strict local mode
-        (transactions under DSQL's 3,000-row and size limits, each retried).
-        ``stock_sqlalchemy`` is stock SQLAlchemy Core's executemany of the same
-        rows in one transaction: what SQLAlchemy itself costs over raw psycopg.
-        ``strict`` writes one chunk at a time, ``strict_concurrency4`` four at
-        once on four pooled connections (``bench_bulk.py``'s default)."""
-
-        name = "bulk"
-        arms = ("stock_sqlalchemy", "strict", "strict_concurrency4")
-        second_baseline = "stock_sqlalchemy"
-        goals: ClassVar[dict[str, Goal]] = {
-            "strict": Goal(1.25, "thrpt >= 0.80x"),
-            "strict_concurrency4": Goal(1.25, "thrpt >= 0.80x"),
-        }
-
-        def __init__(self, ctx: Any) -> None:
-            super().__init__(ctx)
-            self.rows = 5_000 if ctx.quick else 100_000
-            self.description = (
-                f"bulk load of {self.rows:,} rows: chunked_insert (strict) vs raw psycopg "
-                "executemany in one transaction (stock)"
-            )
-            self.conninfo = bench_bulk.libpq_conninfo(ctx.pg_url)
-
-        def make_arm(self, label: str) -> Arm:
-            if label in ("stock", "stock2"):
-                return Arm(label, None)  # raw psycopg, connects in run (untimed)
-            if label == "stock_sqlalchemy":
-                return Arm(label, self.ctx.engine("stock"))
-            if label == "strict_concurrency4":
-                return Arm(label, self.ctx.engine("strict"), {"concurrency": 4})
-            return super().make_arm(label)
-
-        def setup(self) -> None:
-            engine = self.ctx.engine("strict")
-            bench_bulk.metadata.drop_all(engine)
-            bench_bulk.metadata.create_all(engine)
-            engine.dispose()
-
-        def teardown(self) -> None:
-            bench_bulk.metadata.drop_all(self.ctx.admin)
-
-        def before(self, arm: Arm) -> None:
-            clear(self.conninfo)
-
-        def run(self, arm: Arm) -> Any:
-            if arm.engine is None:
-                return Timed(run_raw(self.conninfo, self.rows), None)
-            if arm.label == "stock_sqlalchemy":
-                # stock SQLAlchemy Core executemany, one transaction, no limits
-                data = list(bench_bulk.rows(self.rows))
-                started = time.perf_counter()
-                with arm.engine.begin() as conn:
-                    conn.execute(bench_bulk.table.insert(), data)
-                return Timed(time.perf_counter() - started, None)
-            concurrency = arm.extra.get("concurrency", 1)
-            return Timed(run_chunked(arm.engine, self.rows, concurrency=concurrency), None)
-
-        def check(self, arm: Arm, result: Any) -> None:
-            check_rows(self.conninfo, self.rows)  # every id 0..n-1 exactly once
-
-    return Bulk
+    workload: type[Workload] = bench_bulk.BulkWorkload  # arms and goals live with the script
+    return workload
 
 
 def _counter_workload() -> type[Workload]:

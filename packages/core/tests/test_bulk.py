@@ -91,16 +91,16 @@ def test_defaults_come_from_dsql_limits() -> None:
 
 def test_chunks_respect_rows_and_bytes() -> None:
     rows = [{"v": "x" * 10} for _ in range(25)]
-    by_rows = list(bulk._chunks(rows, 10, 10_000, estimate_row_bytes))
+    by_rows = list(bulk.chunks.split(rows, 10, 10_000, estimate_row_bytes))
     assert [len(b) for b, _ in by_rows] == [10, 10, 5]
     size = estimate_row_bytes(rows[0])
-    by_bytes = list(bulk._chunks(rows, 100, size * 4, estimate_row_bytes))
+    by_bytes = list(bulk.chunks.split(rows, 100, size * 4, estimate_row_bytes))
     assert [len(b) for b, _ in by_bytes] == [4] * 6 + [1]
     assert all(s <= size * 4 for _, s in by_bytes)
     # a single row bigger than the budget goes alone rather than never
     huge = [{"v": "x" * 100}, {"v": "y"}]
-    assert [len(b) for b, _ in bulk._chunks(huge, 10, 50, estimate_row_bytes)] == [1, 1]
-    assert list(bulk._chunks([], 10, 10, estimate_row_bytes)) == []
+    assert [len(b) for b, _ in bulk.chunks.split(huge, 10, 50, estimate_row_bytes)] == [1, 1]
+    assert list(bulk.chunks.split([], 10, 10, estimate_row_bytes)) == []
 
 
 def test_chunk_sizes_are_validated(engine: sa.Engine, caplog: pytest.LogCaptureFixture) -> None:
@@ -373,3 +373,86 @@ def test_concurrency_needs_a_thread_safe_bind(engine: sa.Engine) -> None:
         chunked_insert(conn, items, generate(5), concurrency=2)
     with pytest.raises(ValueError, match="at least 1"):
         chunked_insert(engine, items, generate(5), concurrency=0)
+
+
+# -- honest counts, per-chunk reports, methods ----------------------------------------------------
+
+
+def test_counts_are_what_the_server_wrote(engine: sa.Engine) -> None:
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    chunked_insert(engine, items, generate(1_000))
+    reported: list[Chunk] = []
+    result = chunked_write(
+        engine,
+        sqlite_insert(items).on_conflict_do_nothing(),
+        generate(3_000),
+        chunk_rows=1_500,
+        on_chunk=reported.append,
+    )
+    assert (result.rows, result.input_rows) == (2_000, 3_000)
+    assert [(c.rows, c.written) for c in reported] == [(1_500, 500), (1_500, 1_500)]
+    assert reported == result.chunks and all(c.method == "executemany" for c in reported)
+    assert "2,000 rows committed in 2 transaction(s) from 3,000 input rows" in str(result)
+    assert result.next_row == 3_000  # resuming goes by input rows, not by rows written
+    missing = chunked_update(engine, items, ({"id": i, "qty": 0} for i in range(2_990, 3_010)))
+    assert (missing.rows, missing.input_rows) == (10, 20)
+
+
+def test_a_driver_without_a_count_counts_input_rows() -> None:
+    result = ChunkedResult(chunks=[Chunk(0, 0, 10, 1), Chunk(1, 10, 5, 1, written=3)])
+    assert (result.rows, result.input_rows, result.bytes) == (13, 15, 2)
+
+
+def test_methods_other_drivers_cannot_use_are_refused_before_writing(engine: sa.Engine) -> None:
+    # SQLite: no COPY, no unnest; "auto" means executemany
+    assert {c.method for c in chunked_insert(engine, items, generate(5)).chunks} == {"executemany"}
+    with pytest.raises(sa_exc.ArgumentError, match="psycopg"):
+        chunked_insert(engine, items, generate(5, start=10), method="copy")
+    with pytest.raises(sa_exc.ArgumentError, match="PostgreSQL dialect"):
+        chunked_insert(engine, items, generate(5, start=10), method="unnest")
+    with pytest.raises(ValueError, match="conflict clause"):
+        chunked_insert(engine, items, generate(5), method="copy", on_conflict="skip")
+    with pytest.raises(ValueError, match="method must be"):
+        chunked_insert(engine, items, generate(5), method="bulk")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="on_conflict must be"):
+        chunked_insert(engine, items, generate(5), on_conflict="ignore")  # type: ignore[arg-type]
+    with pytest.raises(sa_exc.ArgumentError, match="Unconsumed column names: colour"):
+        chunked_insert(engine, items, [{"id": 1, "colour": "red"}])
+    with pytest.raises(sa_exc.ArgumentError, match="conflict_columns"):
+        chunked_insert(engine, keyless, [{"x": 1}], on_conflict="update")
+    with pytest.raises(sa_exc.ArgumentError, match=r"need the conflict column\(s\) \['id'\]"):
+        chunked_insert(engine, items, [{"name": "x"}], on_conflict="update")
+    assert count(engine) == 5
+
+
+def test_copy_text_format_for_psycopg2() -> None:
+    import datetime
+    import decimal
+    import enum
+    import uuid
+
+    from aurora_dsql_sqlalchemy.bulk.copy import _text
+
+    class Colour(str, enum.Enum):
+        red = "red"
+
+    assert _text(None) == "\\N"
+    assert _text("a\tb\nc\rd\\e") == "a\\tb\\nc\\rd\\\\e"
+    assert _text("\\N") == "\\\\N"  # a text that reads "\N" is not NULL
+    assert _text("日本") == "日本"
+    assert (_text(True), _text(False), _text(7), _text(-0.5)) == ("t", "f", "7", "-0.5")
+    assert (_text(float("inf")), _text(float("nan"))) == ("inf", "nan")
+    assert _text(decimal.Decimal("1.10")) == "1.10"
+    assert _text(b"\x00\t\\") == "\\\\x00095c"  # bytea hex, binary-safe
+    assert _text(memoryview(b"\xff")) == "\\\\xff"
+    tz = datetime.timezone(datetime.timedelta(hours=2))
+    assert _text(datetime.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=tz)) == (
+        "2026-01-02T03:04:05.000006+02:00"
+    )
+    assert _text(datetime.date(2026, 1, 2)) == "2026-01-02"
+    assert _text(datetime.timedelta(days=-1, seconds=5)) == "-1 days 5.000000 seconds"
+    assert _text(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+    assert _text(Colour.red) == "red"
+    with pytest.raises(TypeError, match=r"cannot write a value of type list.*method="):
+        _text([1, 2])
