@@ -6,6 +6,19 @@ only binds it to SQLAlchemy's psycopg2 dialect and psycopg2's error classes.
 
 from __future__ import annotations
 
+import aurora_dsql_sqlalchemy as _core
+
+__version__ = "2.0.0"
+
+# AWS's own dialect (aurora-dsql-sqlalchemy 1.x) has the same import name.
+if getattr(_core, "__version__", "1").partition(".")[0] != "2":
+    raise ImportError(
+        f"aurora-dsql-sqlalchemy-psycopg2 {__version__} needs the aurora-dsql-sqlalchemy core 2.x; the "
+        f"aurora_dsql_sqlalchemy in {_core.__file__} is not it (AWS's 1.x dialect has the "
+        "same import name). Install the matching core: pip install ./packages/core from a "
+        "clone of the repository (once published: pip install 'aurora-dsql-sqlalchemy>=2,<3')."
+    )
+
 import functools
 from typing import Any
 
