@@ -104,7 +104,9 @@ def dsql_database_url() -> Iterator[URL]:
 
             url = _as_dsql_url(stack.enter_context(EmbeddedPostgres()).url)
         schema = stack.enter_context(_session_schema(url))
-        options = " ".join(filter(None, [url.query.get("options"), f"-c search_path={schema}"]))
+        given = url.query.get("options") or ()  # a str, or a tuple when repeated
+        given = (given,) if isinstance(given, str) else given
+        options = " ".join([*given, f"-c search_path={schema}"])
         yield url.update_query_dict({"options": options})
 
 
