@@ -1,7 +1,8 @@
 """DDL the dialect emits for Aurora DSQL, checked as text (no database).
 
-Each test states one thing DSQL demands (see DSQL-RULES.md and
-``aurora_dsql_sqlalchemy.rules``) and the exact SQL that satisfies it.
+Each test states one thing DSQL demands (see ``aurora_dsql_sqlalchemy.rules``,
+which cites AWS's documentation and live-cluster results) and the exact SQL
+that satisfies it.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def test_server_message_placeholders() -> None:
 
 
 def test_dsql_sqlstates_and_messages() -> None:
-    """The SQLSTATEs and texts live DSQL answers with (DSQL-RULES.md), not an emulator's."""
+    """The SQLSTATEs and texts live DSQL clusters answer with, not an emulator's."""
     expected = {
         "ddl-per-transaction": ("0A000", "multiple ddl statements not supported in a transaction"),
         "ddl-dml-mix": ("0A000", "ddl and dml are not supported in the same transaction"),

@@ -24,6 +24,7 @@ from typing import Final, Literal
 
 __all__ = [
     "LIMITS",
+    "RETRY_POLICY",
     "RULES",
     "Limits",
     "Rule",
@@ -73,6 +74,7 @@ def _rules(*items: Rule) -> dict[str, Rule]:
 
 _UNSUPPORTED = "unsupported statement: {statement}"
 
+#: Every DSQL rule the dialect knows, by rule id (:attr:`Rule.id`).
 RULES: Final[dict[str, Rule]] = _rules(
     # -- transactions -----------------------------------------------------
     Rule(
@@ -520,6 +522,7 @@ class Limits:
     connection_seconds: float = 3_600.0
 
 
+#: DSQL's documented limits, as enforced by default.
 LIMITS: Final = Limits()
 
 # -- identity columns and sequences ------------------------------------------
@@ -650,6 +653,7 @@ class RetryPolicy:
     the first one began (``None``: bounded by ``max_retries`` only)."""
 
 
+#: The default retry policy of :mod:`aurora_dsql_sqlalchemy.retry` (AWS's connectors' defaults).
 RETRY_POLICY: Final = RetryPolicy()
 
 CONNECTION_LIFETIME_SECONDS: Final = 3_600
