@@ -49,11 +49,11 @@ def installed_driver_url() -> str:
     """An ``auroradsql`` URL for whichever driver distribution is installed: the core's
     tests run in environments with only one of them."""
     import importlib.util
-    from importlib.metadata import entry_points
 
-    names = {ep.name for ep in entry_points(group="sqlalchemy.dialects")}
     for driver in ("psycopg", "psycopg2"):
-        if f"auroradsql.{driver}" in names and importlib.util.find_spec(driver) is not None:
+        # the core registers both names; the driver distribution's package is what counts
+        package = f"aurora_dsql_sqlalchemy_{driver}"
+        if importlib.util.find_spec(package) and importlib.util.find_spec(driver):
             return f"auroradsql+{driver}://u@h/postgres"
     pytest.skip("no auroradsql driver distribution is installed")
 
