@@ -10,14 +10,9 @@ import aurora_dsql_sqlalchemy as _core
 
 __version__ = "2.0.0"
 
-# AWS's own dialect (aurora-dsql-sqlalchemy 1.x) has the same import name.
+# AWS's aurora-dsql-sqlalchemy 1.x has the same import name: refuse it, saying what to install.
 if getattr(_core, "__version__", "1").partition(".")[0] != "2":
-    raise ImportError(
-        f"aurora-dsql-sqlalchemy-psycopg {__version__} needs the aurora-dsql-sqlalchemy core 2.x; the "
-        f"aurora_dsql_sqlalchemy in {_core.__file__} is not it (AWS's 1.x dialect has the "
-        "same import name). Install the matching core: pip install ./packages/core from a "
-        "clone of the repository (once published: pip install 'aurora-dsql-sqlalchemy>=2,<3')."
-    )
+    raise ImportError(f"aurora-dsql-sqlalchemy-psycopg {__version__} needs the aurora-dsql-sqlalchemy core 2.x, not the one in {_core.__file__} (AWS's 1.x dialect has the same import name). From a clone of the repository: pip install ./packages/core; once published: pip install 'aurora-dsql-sqlalchemy>=2,<3'.")
 
 from typing import TYPE_CHECKING, Any, cast
 
