@@ -7,6 +7,7 @@ reference is the packages' module docstrings, through autodoc.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import pkgutil
 import re
@@ -41,7 +42,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(sqlalchemy|alembic|psycopg|psycopg2|pglast|pgserver|botocore|boto3|pytest|_pytest)(\..*)?"),
     (r"py:.*", r"(typing|collections|contextlib|dataclasses|datetime|logging|threading|asyncio|concurrent|argparse|pathlib|types|enum|re)(\..*)?"),
     (r"py:.*", r"(Any|Callable|Iterator|Iterable|Sequence|Mapping|TypeVar|ParamSpec|Awaitable|Coroutine|Literal|Final|Self|T|P|R|_T|_R|_P)"),
-    (r"py:.*", r"(Engine|Connection|Session|AsyncEngine|AsyncConnection|AsyncSession|URL|MetaData|Table|Dialect|sessionmaker|async_sessionmaker|TypeEngine|ClauseElement|Executable|SQLCompiler|CacheKey|SchemaTranslateMapType|Linting)"),
+    (r"py:.*", r"(Engine|Connection|Session|AsyncEngine|AsyncConnection|AsyncSession|URL|MetaData|Table|Dialect|sessionmaker|async_sessionmaker|TypeEngine|ClauseElement|Executable|SQLCompiler|CacheKey|SchemaTranslateMapType|Linting|Column|inspect)"),
     # type variables and aliases in signatures
     (r"py:class", r"aurora_dsql_sqlalchemy\..*\.(T|R|P|Kind)"),
 ]
@@ -106,7 +107,10 @@ def write_api_pages() -> list[str]:
     for name in public_modules():
         title = f"``{name}``"
         (api / f"{name}.rst").write_text(
-            f"{title}\n{'=' * len(title)}\n\n.. automodule:: {name}\n   :members:\n",
+            # members defined here only: a package's re-exports are documented
+            # once, in the module that defines them
+            f"{title}\n{'=' * len(title)}\n\n.. automodule:: {name}\n   :members:\n"
+            "   :ignore-module-all:\n",
             encoding="utf-8",
         )
         pages.append(f"api/{name}")
@@ -147,5 +151,44 @@ class DialectDirective(Directive):
         return [line]
 
 
+def unlink_builtins(app: object, doctree: nodes.document) -> None:
+    """``str``, ``bytes``, ``int`` in signatures are builtins: plain text, not a
+    fuzzy match for some attribute that happens to be called ``bytes``."""
+    from sphinx import addnodes
+
+    for node in list(doctree.findall(addnodes.pending_xref)):
+        if node.get("refdomain") == "py" and node.get("reftarget") in _BUILTINS:
+            node.replace_self(node.children or [nodes.Text(node["reftarget"])])
+
+
+_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
+
+
+def resolve_short_name(app: object, env: object, node: nodes.Element, contnode: nodes.Node) -> nodes.Node | None:
+    """A docstring may name a sibling by its short name (``:func:`chunked_write```
+    from another module of the same package): resolve it when exactly one
+    documented object of this project has that name; otherwise the warning stands."""
+    target = str(node.get("reftarget", ""))
+    if node.get("refdomain") != "py" or not target.replace(".", "").isidentifier():
+        return None
+    # ``package.name`` for a name the package re-exports: look in its modules
+    prefix, _, short = target.rpartition(".")
+    prefixes = (f"{prefix}.",) if prefix else tuple(PACKAGES)
+    domain = env.get_domain("py")  # type: ignore[attr-defined]
+    matches = [
+        (name, entry)
+        for name, entry in domain.objects.items()
+        if name.rsplit(".", 1)[-1] == short and name.startswith(prefixes)
+    ]
+    if len(matches) != 1:
+        return None
+    name, entry = matches[0]
+    from sphinx.util.nodes import make_refnode
+
+    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, name)  # type: ignore[attr-defined]
+
+
 def setup(app: object) -> None:
     app.add_directive("dialect", DialectDirective)  # type: ignore[attr-defined]
+    app.connect("missing-reference", resolve_short_name)  # type: ignore[attr-defined]
+    app.connect("doctree-read", unlink_builtins)  # type: ignore[attr-defined]
