@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, selectinload
 
 sys.path.insert(0, str(Path(__file__).parent))
-from models import Base, Owner, Pet, Specialty, Vet, Visit
+from models import Base, Owner, Pet, Specialty, Vet, Visit, describe_mode
 
 
 def run(url: URL | str) -> None:
@@ -33,7 +33,7 @@ def run(url: URL | str) -> None:
         Base.metadata.drop_all(engine)
         Base.metadata.create_all(engine)
         print(f"created tables: {', '.join(sorted(Base.metadata.tables))} "
-              f"(mode: {engine.dialect.local_mode or 'Aurora DSQL'})")
+              f"(mode: {describe_mode(engine.dialect)})")
 
         with Session(engine) as session, session.begin():
             surgery = Specialty(name="surgery")

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.orm import selectinload
 
 sys.path.insert(0, str(Path(__file__).parent))
-from models import Base, Owner, Pet, Specialty, Vet, Visit
+from models import Base, Owner, Pet, Specialty, Vet, Visit, describe_mode
 
 
 async def add_clinic(session: AsyncSession) -> None:
@@ -77,7 +77,7 @@ async def run(url: URL | str) -> None:
             await conn.run_sync(Base.metadata.create_all)
         print(
             f"created tables: {', '.join(sorted(Base.metadata.tables))} "
-            f"(mode: {engine.dialect.local_mode or 'Aurora DSQL'})"  # type: ignore[attr-defined]
+            f"(mode: {describe_mode(engine.dialect)})"
         )
 
         await run_transaction_async(sessions, add_clinic)

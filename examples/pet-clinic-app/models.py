@@ -11,6 +11,7 @@ import uuid
 
 from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Text, func
 from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -82,3 +83,13 @@ class Visit(Base):
 
     pet: Mapped[Pet] = relationship(back_populates="visits")
     vet: Mapped[Vet | None] = relationship()
+
+
+def describe_mode(dialect: Dialect) -> str:
+    """What the engine runs as, for app.py and app_async.py to print."""
+    if dialect.name != "auroradsql":
+        return (
+            f"stock {dialect.name}+{dialect.driver} dialect: DSQL's rules are not "
+            "applied; use an auroradsql+... URL for local mode"
+        )
+    return getattr(dialect, "local_mode", None) or "Aurora DSQL"

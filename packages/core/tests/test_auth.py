@@ -23,6 +23,7 @@ from aurora_dsql_sqlalchemy.auth import (
     token_host,
 )
 from aurora_dsql_sqlalchemy.errors import DSQLAuthenticationError
+from sqlalchemy import create_engine
 from sqlalchemy import exc as sa_exc
 
 HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
@@ -231,9 +232,26 @@ def test_profile_is_selectable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert "shared credentials file" in described
 
 
-def test_unknown_profile_is_an_auth_error() -> None:
-    with pytest.raises(DSQLAuthenticationError, match="profile"):
-        IAMTokenProvider(profile="no-such-profile").token(HOST, "app")
+def test_unknown_profile_names_it_and_the_profiles_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[reporting]\naws_access_key_id = AKIAREPORTINGEXAMPL\naws_secret_access_key = s2\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    engine = create_engine(f"auroradsql://app@{HOST}/postgres?profile=reportng")
+    with pytest.raises(DSQLAuthenticationError) as info:
+        engine.connect()  # signing fails before any network connection is tried
+    message = str(info.value)
+    assert "AWS profile 'reportng' (the profile option) is not configured" in message
+    assert str(credentials) in message and "Profiles found there: reporting." in message
+    assert "pass profile=" not in message  # the user did pass one
+
+
+def test_unknown_profile_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nope")
+    with pytest.raises(DSQLAuthenticationError) as info:
+        IAMTokenProvider().token(HOST, "app")
+    message = str(info.value)
+    assert "AWS profile 'nope' (from AWS_PROFILE) is not configured" in message
+    assert "Profiles found there: none." in message
 
 
 def test_missing_credentials_say_what_to_configure(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,8 @@
 """DDL the dialect emits for Aurora DSQL, checked as text (no database).
 
-Each test states one thing DSQL demands (see DSQL-RULES.md and
-``aurora_dsql_sqlalchemy.rules``) and the exact SQL that satisfies it.
+Each test states one thing DSQL demands (see ``aurora_dsql_sqlalchemy.rules``,
+which cites AWS's documentation and live-cluster results) and the exact SQL
+that satisfies it.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ def installed_driver_url() -> str:
     """An ``auroradsql`` URL for whichever driver distribution is installed: the core's
     tests run in environments with only one of them."""
     import importlib.util
-    from importlib.metadata import entry_points
 
-    names = {ep.name for ep in entry_points(group="sqlalchemy.dialects")}
     for driver in ("psycopg", "psycopg2"):
-        if f"auroradsql.{driver}" in names and importlib.util.find_spec(driver) is not None:
+        # the core registers both names; the driver distribution's package is what counts
+        package = f"aurora_dsql_sqlalchemy_{driver}"
+        if importlib.util.find_spec(package) and importlib.util.find_spec(driver):
             return f"auroradsql+{driver}://u@h/postgres"
     pytest.skip("no auroradsql driver distribution is installed")
 

@@ -65,4 +65,4 @@ def test_bare_dialect_name_cannot_connect_without_a_driver() -> None:
             print(error)
         """
     )
-    assert "pip install aurora-dsql-sqlalchemy[psycopg]" in out
+    assert "pip install ./packages/core ./packages/psycopg3" in out

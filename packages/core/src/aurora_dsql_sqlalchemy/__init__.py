@@ -1,7 +1,8 @@
 """SQLAlchemy dialect for Amazon Aurora DSQL.
 
-Install with a driver: ``pip install aurora-dsql-sqlalchemy[psycopg]`` (or
-``[psycopg2]``), then ``create_engine("auroradsql+psycopg://admin@<cluster>.dsql.<region>.on.aws/postgres")``.
+Install with a driver (``pip install ./packages/core ./packages/psycopg3`` from a
+clone; ``pip install aurora-dsql-sqlalchemy-psycopg`` once published), then
+``create_engine("auroradsql+psycopg://admin@<cluster>.dsql.<region>.on.aws/postgres")``.
 This package is driver-independent; the driver distributions register the
 ``auroradsql`` dialect names with SQLAlchemy.
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     )
     from .retry import is_retryable, run_transaction, run_transaction_async, transactional
 
-__version__ = "0.1.0"
+__version__ = "2.0.0"  # the successor of AWS's 1.x line; driver packages check the major
 
 _LAZY = {
     "AuroraDSQLDialect": ".base",

@@ -380,6 +380,8 @@ class IAMTokenProvider:
                     )
             finally:
                 _signing.active = False
+        except botocore.exceptions.ProfileNotFound:
+            raise DSQLAuthenticationError(self._missing_profile_message()) from None
         except botocore.exceptions.BotoCoreError as err:
             raise DSQLAuthenticationError(
                 f"Could not sign an Aurora DSQL auth token ({action}) for host "
@@ -393,6 +395,34 @@ class IAMTokenProvider:
         if expiry is not None:
             reuse_until = min(reuse_until, expiry - self.refresh_margin)
         return token, reuse_until
+
+    def _missing_profile_message(self) -> str:
+        """The profile asked for (the ``profile`` option or ``AWS_PROFILE``) is not configured."""
+        import botocore.session  # type: ignore[import-untyped,unused-ignore]
+
+        if self.profile:
+            asked = f"AWS profile {self.profile!r} (the profile option)"
+        else:
+            named = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+            asked = f"AWS profile {named!r} (from AWS_PROFILE)"
+        try:
+            available = sorted(botocore.session.Session().available_profiles)
+        except Exception:  # an unreadable file: the message still names the profile
+            available = []
+        files = " and ".join(
+            os.environ.get(variable) or default
+            for variable, default in (
+                ("AWS_CONFIG_FILE", "~/.aws/config"),
+                ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+            )
+        )
+        return (
+            f"Could not sign an Aurora DSQL auth token: {asked} is not configured in "
+            f"{files}. Profiles found there: {', '.join(available) or 'none'}. Correct "
+            "the name, add the profile (`aws configure --profile NAME`, or "
+            "`aws configure sso`), or leave the profile out to use the standard "
+            "credential chain."
+        )
 
     def _credentials_expiry(self) -> float | None:
         """When temporary credentials (role, SSO) end, as a ``time.time()`` value."""

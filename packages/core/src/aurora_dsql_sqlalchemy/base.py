@@ -6,7 +6,8 @@ Aurora DSQL is a distributed, PostgreSQL-16-compatible database.  This dialect
 is SQLAlchemy's PostgreSQL dialect with DSQL's differences, installed with a
 driver distribution::
 
-    pip install aurora-dsql-sqlalchemy[psycopg]     # or [psycopg2]
+    pip install ./packages/core ./packages/psycopg3   # from a clone (or ./packages/psycopg2)
+    pip install aurora-dsql-sqlalchemy-psycopg        # once published (or ...-psycopg2)
 
     engine = create_engine("auroradsql+psycopg://admin@<cluster-id>.dsql.<region>.on.aws/postgres")
 

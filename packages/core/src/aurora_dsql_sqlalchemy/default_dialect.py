@@ -27,10 +27,9 @@ class AuroraDSQLDialect_nodriver(AuroraDSQLDialect):
 
     @classmethod
     def import_dbapi(cls) -> None:  # type: ignore[override]
-        raise ImportError(
-            "No driver for the auroradsql dialect is installed: "
-            "pip install aurora-dsql-sqlalchemy[psycopg] (or [psycopg2])"
-        )
+        from .drivers import install_hint
+
+        raise ImportError(f"No driver for the auroradsql dialect is installed: {install_hint()}.")
 
 
 def _resolve() -> type:

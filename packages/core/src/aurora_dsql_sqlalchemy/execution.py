@@ -345,7 +345,7 @@ class ExecutionMixin:
         cursor.scroll(0, mode="absolute")
 
     def wait_for_job(self, dbapi_conn: Any, job_id: str, subject: str = "job") -> None:
-        """Block until a DSQL job ends; raise :class:`IndexJobFailed` if it failed."""
+        """Block until a DSQL job ends; raise :class:`~.errors.IndexJobFailed` if it failed."""
         with _driver_autocommit(dbapi_conn):
             cursor = dbapi_conn.cursor()
             try:

@@ -626,6 +626,7 @@ def run_transaction(
     :raises TransactionLimitExceeded: the transaction went over DSQL's row,
         size or age limit (``54000``).
     :raises CommitOutcomeUnknown: COMMIT failed without a definite answer.
+
     Any other error is raised unchanged, after one attempt.
     """
     chosen = resolve_policy(

@@ -93,6 +93,7 @@ class Limits:
     """*catalog*: sequences in the database."""
 
 
+#: DSQL's documented limits, as enforced by default.
 LIMITS: Final = Limits()
 
 SEQUENCE_CACHE_LARGE_MIN: Final = 65_536
@@ -185,6 +186,7 @@ _UNSUPPORTED = "unsupported statement: {statement}"
 """Statements refused by kind: ``{statement}`` is the parse node in PostgreSQL's
 spelling (``Truncate``, ``CreateExtension``, ``Createdb``, ``CreateTableAs``)."""
 
+#: Every DSQL rule the dialect knows, by rule id (:attr:`Rule.id`).
 RULES: Final[dict[str, Rule]] = _rules(
     # -- transactions -----------------------------------------------------
     Rule(

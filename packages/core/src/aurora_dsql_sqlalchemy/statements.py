@@ -4,7 +4,8 @@ DSQL runs one DDL statement per transaction and never mixes DDL with DML, and
 index builds and constraint validations answer with a job id.  The execution
 layer needs to know, for each statement text, which of those it is.  A
 keyword look at the text is enough and costs microseconds; the result is
-cached per distinct text by :class:`StatementPlans`, so a statement executed a
+cached per distinct text by the execution layer
+(:class:`~aurora_dsql_sqlalchemy.execution.ExecutionMixin`), so a statement executed a
 million times is classified once.
 """
 

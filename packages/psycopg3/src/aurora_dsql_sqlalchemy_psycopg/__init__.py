@@ -6,6 +6,14 @@ only binds it to SQLAlchemy's psycopg dialects and psycopg's error classes.
 
 from __future__ import annotations
 
+import aurora_dsql_sqlalchemy as _core
+
+__version__ = "2.0.0"
+
+# AWS's aurora-dsql-sqlalchemy 1.x has the same import name: refuse it, saying what to install.
+if getattr(_core, "__version__", "1").partition(".")[0] != "2":
+    raise ImportError(f"aurora-dsql-sqlalchemy-psycopg {__version__} needs the aurora-dsql-sqlalchemy core 2.x, not the one in {_core.__file__} (AWS's 1.x dialect has the same import name). From a clone of the repository: pip install ./packages/core; once published: pip install 'aurora-dsql-sqlalchemy>=2,<3'.")
+
 from typing import TYPE_CHECKING, Any, cast
 
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect

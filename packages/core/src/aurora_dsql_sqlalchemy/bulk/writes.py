@@ -73,8 +73,8 @@ def chunked_write(
     :param rows: parameter sets (dicts keyed by column / bind name), any
         iterable, consumed once and lazily: a generator of millions of rows
         holds at most ``concurrency`` chunks in memory.
-    :param chunk_rows, chunk_bytes: per-transaction caps (defaults: 3,000 rows
-        and 5 MiB estimated).
+    :param chunk_rows: per-transaction cap on parameter sets (default: 3,000 rows).
+    :param chunk_bytes: per-transaction cap on the estimated size (default: 5 MiB).
     :param row_bytes: the estimate of one parameter set (default
         :func:`estimate_row_bytes`).
     :param concurrency: chunks written at once, each on its own connection

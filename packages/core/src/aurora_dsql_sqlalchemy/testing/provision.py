@@ -13,7 +13,7 @@ for ``postgresql`` only, so the ones DSQL can use are registered here for
 * the suite's two extra schemas are created when the engine is configured.
 
 Importing this module registers the hooks; SQLAlchemy's plugin does so
-through :meth:`AuroraDSQLDialect.load_provisioning`.
+through :meth:`sqlalchemy.engine.default.DefaultDialect.load_provisioning`.
 """
 
 from __future__ import annotations

@@ -16,21 +16,29 @@ DSQL's SQLSTATE and message::
 Fixtures (session scope):
 
 ``dsql_database_url``
-    The database as a ``sqlalchemy.engine.URL`` with an ``auroradsql+<driver>``
-    drivername.  The server is the PostgreSQL named by the environment variable
-    ``AURORA_DSQL_TEST_URL`` (any ``postgresql://`` or ``postgresql+<driver>://``
-    URL; it must be PostgreSQL, not a DSQL cluster), or else an embedded
-    PostgreSQL 16 started for the session from the ``pgserver`` wheel
-    (``pip install aurora-dsql-sqlalchemy[local]``) and deleted at the end.
-    The driver is the one in that URL, else ``AURORA_DSQL_TEST_DRIVER``, else
-    psycopg (3) when installed, else psycopg2.
+    The test database as a ``sqlalchemy.engine.URL`` with an
+    ``auroradsql+<driver>`` drivername, whose connections work in a schema of
+    their own (``?options=-c search_path=dsql_test_...``), created for the
+    test session and dropped, with everything in it, at its end.  An engine
+    you build from it (``create_engine(dsql_database_url)``) sees what
+    ``dsql_engine`` created.  The server is the PostgreSQL named by the
+    environment variable ``AURORA_DSQL_TEST_URL`` (any ``postgresql://`` or
+    ``postgresql+<driver>://`` URL; it must be PostgreSQL, not a DSQL
+    cluster), or else an embedded PostgreSQL 16 started for the session from
+    the ``pgserver`` wheel (the core's ``[local]`` extra) and deleted at the
+    end.  The driver is the one in that URL, else ``AURORA_DSQL_TEST_DRIVER``,
+    else psycopg (3) when installed, else psycopg2.
+
+    Nothing is left behind in a database named by ``AURORA_DSQL_TEST_URL``:
+    besides the session's schema, the ``sys`` schema local mode creates for
+    its emulated index jobs is dropped again if the session created it (or,
+    if it was there before, the job rows the session added are deleted),
+    unless another test session is still using the database.
 
 ``dsql_engine``
-    A strict local-mode ``Engine`` whose connections work in a schema of their
-    own, created for the test session and dropped (with everything in it) at
-    its end; so each session starts from an empty schema, even on a shared
-    server.  Clean up between tests as your suite prefers (for example
-    ``metadata.drop_all(dsql_engine)``).
+    A strict local-mode ``Engine`` on ``dsql_database_url``; so each session
+    starts from an empty schema, even on a shared server.  Clean up between
+    tests as your suite prefers (for example ``metadata.drop_all(dsql_engine)``).
 
 ``dsql_engine_options``
     Extra ``create_engine()`` keywords for ``dsql_engine`` (none by default).
@@ -48,6 +56,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -84,15 +93,21 @@ def _as_dsql_url(raw: str) -> URL:
 
 @pytest.fixture(scope="session")
 def dsql_database_url() -> Iterator[URL]:
-    """The test database as an ``auroradsql+<driver>`` URL (see the module documentation)."""
+    """The test database, in this session's own schema, as an
+    ``auroradsql+<driver>`` URL (see the module documentation)."""
     configured = os.environ.get(URL_VARIABLE)
-    if configured:
-        yield _as_dsql_url(configured)
-        return
-    from .embedded import EmbeddedPostgres
+    with ExitStack() as stack:
+        if configured:
+            url = _as_dsql_url(configured)
+        else:
+            from .embedded import EmbeddedPostgres
 
-    with EmbeddedPostgres() as server:
-        yield _as_dsql_url(server.url)
+            url = _as_dsql_url(stack.enter_context(EmbeddedPostgres()).url)
+        schema = stack.enter_context(_session_schema(url))
+        given = url.query.get("options") or ()  # a str, or a tuple when repeated
+        given = (given,) if isinstance(given, str) else given
+        options = " ".join([*given, f"-c search_path={schema}"])
+        yield url.update_query_dict({"options": options})
 
 
 @pytest.fixture(scope="session")
@@ -105,31 +120,63 @@ def dsql_engine_options() -> dict[str, Any]:
 def dsql_engine(
     dsql_database_url: URL, dsql_engine_options: dict[str, Any]
 ) -> Iterator[Engine]:
-    """A strict local-mode engine working in a fresh schema for this test session."""
-    import uuid
-
+    """A strict local-mode engine working in this session's fresh schema."""
     import sqlalchemy as sa
 
-    schema = f"dsql_test_{uuid.uuid4().hex[:12]}"
-    # The schema is created and dropped with the stock PostgreSQL dialect: that
-    # is set-up around the tests, not code under test.
-    driver = dsql_database_url.drivername.partition("+")[2]
-    admin = sa.create_engine(
-        dsql_database_url.set(drivername=f"postgresql+{driver}"),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    options = dict(dsql_engine_options)
-    connect_args = {
-        "options": f"-c search_path={schema}",
-        **options.pop("connect_args", {}),
-    }
-    engine = sa.create_engine(dsql_database_url, connect_args=connect_args, **options)
+    engine = sa.create_engine(dsql_database_url, **dsql_engine_options)
     try:
         yield engine
     finally:
         engine.dispose()
+
+
+_SCHEMA_PREFIX = "dsql_test_"
+# local mode's emulation of DSQL's job machinery (see local.jobs)
+_JOBS_SCHEMA = "sys"
+
+
+@contextmanager
+def _session_schema(url: URL) -> Iterator[str]:
+    """A fresh schema for the session; dropped at the end with what local mode added."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"{_SCHEMA_PREFIX}{uuid.uuid4().hex[:12]}"
+    # Set-up around the tests, not code under test: the stock PostgreSQL dialect.
+    driver = url.drivername.partition("+")[2]
+    admin = sa.create_engine(
+        url.set(drivername=f"postgresql+{driver}"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
+    try:
+        with admin.connect() as conn:
+            had_jobs_schema, started = conn.execute(
+                sa.text("SELECT to_regnamespace(:name) IS NOT NULL, now()"),
+                {"name": _JOBS_SCHEMA},
+            ).one()
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        yield schema
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            _remove_local_jobs(conn, had_jobs_schema, started)
+    finally:
         admin.dispose()
+
+
+def _remove_local_jobs(conn: Any, had_jobs_schema: bool, started: Any) -> None:
+    """Undo what local mode added to the database for this session, unless
+    another session (another schema of this plugin) may still need it."""
+    import sqlalchemy as sa
+
+    others = conn.scalar(
+        sa.text("SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, :prefix)"),
+        {"prefix": _SCHEMA_PREFIX},
+    )
+    if others:
+        return
+    if not had_jobs_schema:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{_JOBS_SCHEMA}" CASCADE')
+    elif conn.scalar(sa.text("SELECT to_regclass('sys.jobs') IS NOT NULL")):
+        conn.execute(sa.text("DELETE FROM sys.jobs WHERE start_time >= :started"), {"started": started})
