@@ -6,8 +6,9 @@ the decisions themselves, with a clock the test controls.
 
 from __future__ import annotations
 
-import pytest
+import itertools
 
+import pytest
 from aurora_dsql_sqlalchemy.connect_retry import (
     ConnectPacer,
     ConnectRefused,
@@ -72,7 +73,7 @@ def test_transient_refusal_retried_with_backoff_then_connects() -> None:
         return "connection"
 
     assert _retry(clock, base_delay=0.1).connect(connect, sleep=clock.sleep) == "connection"
-    assert [round(b - a, 3) for a, b in zip(calls, calls[1:])] == [0.1, 0.2, 0.4]
+    assert [round(b - a, 3) for a, b in itertools.pairwise(calls)] == [0.1, 0.2, 0.4]
 
 
 def test_transient_refusal_gives_up_within_max_elapsed() -> None:
