@@ -205,15 +205,15 @@ class ConnectRetry:
         next ``connect`` signs a new one); without it a ``Signature expired``
         refusal is not retried.  ``sleep`` waits (the async dialects pass one
         that yields to the event loop)."""
-        if self.pacer is not None:
-            pause = self.pacer.wait()
-            if pause > 0:
-                sleep(pause)
         started = self._clock()
         resigned = resign is None
         attempt = 0
         while True:
             attempt += 1
+            if self.pacer is not None:  # every attempt is a new connection to the server
+                pause = self.pacer.wait()
+                if pause > 0:
+                    sleep(pause)
             try:
                 return connect()
             except Exception as err:
