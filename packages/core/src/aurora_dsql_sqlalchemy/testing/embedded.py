@@ -169,14 +169,18 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server and delete its data directory and socket."""
-        if self._server is not None:
-            with _quiet(WHEELS[self.major][0]):
-                self._server.cleanup()
-            self._server = None
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
+        try:
+            if self._server is not None:
+                server, self._server = self._server, None
+                with _quiet(WHEELS[self.major][0]):
+                    server.cleanup()
+        finally:
+            self._end_watchdog()
+
+    def _end_watchdog(self) -> None:
         if self._watchdog is not None:
-            # end-of-file: the watchdog checks that nothing is left, then exits
+            # end-of-file: the watchdog stops a server still running (a failed
+            # cleanup), deletes what is left, then exits
             stdin: IO[bytes] | None = self._watchdog.stdin
             if stdin is not None:
                 stdin.close()
@@ -186,7 +190,9 @@ class EmbeddedPostgres:
                 self._watchdog.kill()
                 self._watchdog.wait()
             self._watchdog = None
-        self._root = None
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
 
     def __enter__(self) -> EmbeddedPostgres:
         return self.start()
