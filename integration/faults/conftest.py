@@ -44,6 +44,21 @@ def fault_proxy(pg_url: URL) -> Iterator[Any]:
 
 
 @pytest.fixture
+def make_proxy(pg_url: URL) -> Iterator[Callable[[], Any]]:
+    """Start further proxies in front of the same server (stopped after the test)."""
+    started: list[Any] = []
+
+    def make() -> Any:
+        proxy = FaultProxy.for_url(pg_url, lifetime=900.0).start()
+        started.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.stop()
+
+
+@pytest.fixture
 def proxied_url(fault_proxy: Any, dsql_url: URL) -> URL:
     """The strict local-mode URL, through the proxy."""
     return fault_proxy.url(dsql_url)  # type: ignore[no-any-return]
