@@ -34,6 +34,7 @@ from pathlib import Path
 
 QUIT_WAIT_SECONDS = 5.0
 KILL_WAIT_SECONDS = 2.0
+STARTUP_GRACE_SECONDS = 3.0
 POLL_SECONDS = 0.02
 
 
@@ -83,7 +84,13 @@ def _is_postgres(pid: int) -> bool:
 
 def clean_up(root: Path) -> None:
     """Stop the server whose data directory is ``root/pg`` and delete ``root``."""
-    pid, socket_dir = _postmaster(root / "pg")
+    pgdata = root / "pg"
+    pid, socket_dir = _postmaster(pgdata)
+    deadline = time.monotonic() + STARTUP_GRACE_SECONDS
+    while pid is None and (pgdata / "PG_VERSION").exists() and time.monotonic() < deadline:
+        # the parent died while pg_ctl was starting the server: pg_ctl goes on
+        time.sleep(POLL_SECONDS * 5)
+        pid, socket_dir = _postmaster(pgdata)
     if pid is not None and alive(pid) and _is_postgres(pid):
         try:
             os.kill(pid, signal.SIGQUIT)
