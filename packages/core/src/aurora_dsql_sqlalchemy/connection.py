@@ -60,6 +60,7 @@ from .auth import (
     parse_host,
     token_action,
 )
+from .connect_retry import ConnectRetry, ConnectRetryPolicy, classify_connect_error
 from .errors import DSQLAuthenticationError, sqlstate_of
 
 __all__ = ["POOL_RECYCLE_JITTER", "ConnectionMixin"]
@@ -146,6 +147,7 @@ class ConnectionMixin:
         token_duration: float | None = None,
         iam_auth: bool | None = None,
         aws_session: Any = None,
+        connect_retry: ConnectRetryPolicy | None = None,
         **kw: Any,
     ) -> None:
         # positional-or-keyword on purpose: create_engine() forwards only the
@@ -158,6 +160,7 @@ class ConnectionMixin:
         self._aws_session = aws_session
         self._token_region: str | None = None
         self._tls_defaults: dict[str, str] = {}
+        self.connect_retry = ConnectRetry(connect_retry)
 
     # -- connect arguments --------------------------------------------------------
 
@@ -238,6 +241,14 @@ class ConnectionMixin:
     # -- connecting -------------------------------------------------------------------
 
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
+        """Open a driver connection, paced and retried on DSQL's passing refusals
+        (see :mod:`~aurora_dsql_sqlalchemy.connect_retry`)."""
+        return self.connect_retry.connect(
+            lambda: self._connect_signed(cargs, cparams),
+            sleep=ConnectRetry.sleeper(bool(getattr(self, "is_async", False))),
+        )
+
+    def _connect_signed(self, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
         """Open a driver connection, with an IAM token as password when needed."""
         if self.host_is_dsql:
             self._settle_tls(cparams)
@@ -254,6 +265,12 @@ class ConnectionMixin:
                 raise
             if rules.WRONG_TOKEN_ACTION.search(str(err)):
                 raise self._wrong_action_error(user, err) from err
+            if classify_connect_error(err) == "access-denied":  # no "Signature expired": re-signing cannot help
+                raise DSQLAuthenticationError(
+                    f"Aurora DSQL refused the IAM auth token: {_first_line(err)}. Not retried: "
+                    f"the credentials were refused, not an expired signature. Credentials used: "
+                    f"{provider.describe_identity(host, user)}."
+                ) from err
             first = err
         # the token was refused: an expired role session, credentials rotated
         # since it was cached, a clock jump.  Sign once more, then stop.

@@ -907,6 +907,28 @@ AUTH_FAILED: Final = ("08006", re.compile(r"access denied", re.IGNORECASE))
 
 WRONG_TOKEN_ACTION: Final = re.compile(r"wrong user to action mapping", re.IGNORECASE)
 
+# -- connect-time refusals (read by connect_retry) -----------------------------
+
+CONNECT_REFUSALS: Final = (
+    ("too-many-connections", "53300", re.compile(r"too many connections", re.IGNORECASE)),
+    ("rate-exceeded", "53400", re.compile(r"rate exceeded", re.IGNORECASE)),
+    ("waking-up", None, re.compile(r"waking up cluster", re.IGNORECASE)),
+)
+"""Transient refusals of a new connection: (kind, SQLSTATE, message pattern).
+More than 10,000 connections (``53300``); more than 100 new connections a
+second past a burst of 1,000 (``53400`` "rate exceeded"); an idle cluster
+scaled to zero answering "waking up cluster, please retry later" (no SQLSTATE
+recorded).  libpq reports a startup error without its SQLSTATE, so the
+message decides when the SQLSTATE is missing.  Retry with backoff."""
+
+SIGNATURE_EXPIRED_HINT: Final = re.compile(r"signature expired", re.IGNORECASE)
+"""The HINT of an ``08006`` "access denied" that a freshly signed token cures:
+re-sign once.  Without it the credentials themselves were refused: no retry."""
+
+MAX_CONNECTIONS: Final = 10_000
+NEW_CONNECTIONS_PER_SECOND: Final = 100
+NEW_CONNECTIONS_BURST: Final = 1_000
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
