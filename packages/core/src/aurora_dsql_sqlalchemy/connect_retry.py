@@ -141,7 +141,7 @@ def classify_connect_error(error: BaseException) -> Refusal | None:
 
 
 class ConnectPacer:
-    """A thread-safe token bucket: :meth:`wait` says how long to wait before
+    """A thread-safe token bucket: ``wait()`` says how long to wait before
     the next new connection may be opened (and takes its token)."""
 
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:

@@ -925,8 +925,11 @@ SIGNATURE_EXPIRED_HINT: Final = re.compile(r"signature expired", re.IGNORECASE)
 """The HINT of an ``08006`` "access denied" that a freshly signed token cures:
 re-sign once.  Without it the credentials themselves were refused: no retry."""
 
+#: Connections a cluster accepts at once (more: ``53300``).
 MAX_CONNECTIONS: Final = 10_000
+#: New connections a cluster accepts per second (more: ``53400`` rate exceeded) ...
 NEW_CONNECTIONS_PER_SECOND: Final = 100
+#: ... with bursts of up to this many.
 NEW_CONNECTIONS_BURST: Final = 1_000
 
 

@@ -122,7 +122,7 @@ class AuroraDSQLImpl(AutogenerateComparison):
         """DDL statements of the running migration that have committed."""
         self.version_table = self.context_opts.get("version_table", "alembic_version")
         self.collect: list[Violation] | None = None
-        """``lint``: record refusals here (with their line in :attr:`source_file`) instead of raising."""
+        """``lint``: record refusals here (with their line in ``source_file``) instead of raising."""
         self.source_file: str | None = None
         self._tolerated: tuple[RuleId, ...] = ()
 

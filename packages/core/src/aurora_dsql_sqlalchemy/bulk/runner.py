@@ -39,6 +39,7 @@ __all__ = [
     "write_rows",
 ]
 
+#: Called with each :class:`RetryEvent` (a retry of a chunk's transaction).
 RetryCallback = Callable[[RetryEvent], object]
 ChunkWriter = Callable[[Connection | Session, Chunk, list[Any]], "tuple[int | None, WriteMethod]"]
 """Writes one chunk's batch inside an open transaction on a Connection or

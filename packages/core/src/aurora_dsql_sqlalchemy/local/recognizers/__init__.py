@@ -21,6 +21,7 @@ from .transactions import TransactionRecognizer
 
 __all__ = ["RECOGNIZERS", "Context", "Recognizer", "dispatch_table"]
 
+#: Every recogniser, in the order their findings are reported.
 RECOGNIZERS: tuple[Recognizer, ...] = (
     TransactionRecognizer(),
     SessionRecognizer(),
