@@ -57,7 +57,7 @@ def library(url: URL) -> dict:
             ada, bob = authors.add_many([Author(name="ada"), Author(name="bob")])
             books.add_many([Book(title=t, author=ada) for t in ("x", "y")] + [Book(title="z", author=bob)])
             session.commit()
-            listed, total = books.list(order_by=[("id", False)]), books.count()
+            listed, total = books.get_many_and_count(order_by=[("id", False)])
             found = authors.get_one(name="ada")
             return {
                 "total": total,
