@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
+from apscheduler.jobstores import sqlalchemy as jobstores
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import URL
 
 from .conftest import column_types
-
-jobstores = pytest.importorskip("apscheduler.jobstores.sqlalchemy", reason="APScheduler is a test dependency")
-from apscheduler.schedulers.background import BackgroundScheduler  # noqa: E402
 
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 

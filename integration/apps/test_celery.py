@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
+import celery
 from sqlalchemy.engine import URL
 
 from .conftest import ISSUE_17_1, ISSUE_17_2, query
-
-celery = pytest.importorskip("celery", reason="celery is a test dependency (hatch.toml)")
 
 
 def backend(url: URL):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
+import optuna
 from sqlalchemy.engine import URL
 
 from .conftest import ISSUE_17_1
-
-optuna = pytest.importorskip("optuna", reason="optuna is a test dependency (hatch.toml)")
 
 
 def objective(trial: optuna.Trial) -> float:

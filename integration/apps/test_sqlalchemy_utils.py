@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 import sqlalchemy as sa
+import sqlalchemy_utils
 from sqlalchemy.engine import URL
 
 from .conftest import column_types
-
-sqlalchemy_utils = pytest.importorskip("sqlalchemy_utils", reason="sqlalchemy-utils is a test dependency")
 
 KEY = uuid.UUID("6a1c7c1e-3e0b-4a7e-9d55-2f8f8d8f5b10")
 
