@@ -61,3 +61,11 @@ def test_uuid_users_through_the_postgresql_name(run_on):
     expected = run_on("postgresql", accounts)
     assert expected["types"] == ("uuid", "uuid")
     assert run_on("postgresql+auroradsql", accounts) == expected
+
+
+def test_the_auroradsql_name_falls_back_to_char36(run_on):
+    # what issue 15.9 reported: the same users, but keys stored as text
+    observed = run_on("auroradsql", accounts)
+    expected = run_on("postgresql", accounts)
+    assert observed["types"] == ("character varying", "character varying")  # CHAR(36), adapted by the driver
+    assert observed["user"] == expected["user"] and observed["linked"] == expected["linked"]
