@@ -87,15 +87,8 @@ class _TypeMemos(weakref.WeakKeyDictionary):  # type: ignore[type-arg]
         return True
 
 
-class _PostgreSQLName:
-    """What the renamed dialects change; see the module documentation."""
-
-    name = "postgresql"
-    type_compiler_cls = _TypeCompiler
-
-    @functools.cached_property
-    def _type_memos(self) -> _TypeMemos:
-        return _TypeMemos(self)
+def _type_memos(dialect: Any) -> _TypeMemos:
+    return _TypeMemos(dialect)
 
 
 @functools.cache
@@ -113,11 +106,13 @@ def as_postgresql(dialect_cls: type[AuroraDSQLDialect]) -> type[AuroraDSQLDialec
     namespace = {
         "__module__": __name__,
         "__doc__": f"{dialect_cls.__doc__ or dialect_cls.__name__}\n\nNamed ``postgresql``: see :mod:`{__name__}`.",
+        "name": "postgresql",
         "supports_statement_cache": True,
+        "type_compiler_cls": _TypeCompiler,
+        "_type_memos": functools.cached_property(_type_memos),
         "get_async_dialect_cls": classmethod(get_async_dialect_cls),
     }
-    renamed = type(f"{dialect_cls.__name__}_as_postgresql", (_PostgreSQLName, dialect_cls), namespace)
-    return renamed  # type: ignore[return-value]
+    return type(f"{dialect_cls.__name__}_as_postgresql", (dialect_cls,), namespace)
 
 
 def __getattr__(attr: str) -> type[AuroraDSQLDialect]:
