@@ -67,5 +67,6 @@ def test_the_auroradsql_name_falls_back_to_char36(run_on):
     # what issue 15.9 reported: the same users, but keys stored as text
     observed = run_on("auroradsql", accounts)
     expected = run_on("postgresql", accounts)
-    assert observed["types"] == ("character varying", "character varying")  # CHAR(36), adapted by the driver
+    # CHAR(36); psycopg 3's dialect adapts it to VARCHAR(36)
+    assert observed["types"] in {("character", "character"), ("character varying", "character varying")}
     assert observed["user"] == expected["user"] and observed["linked"] == expected["linked"]
