@@ -507,14 +507,15 @@ def _as_bool(value: Any) -> bool:
 
 def _enter_ddl(target: Any, connection: Any, **kw: Any) -> None:
     # create_mock_engine()'s MockConnection has no pooled connection and runs nothing
-    if connection.dialect.name != "auroradsql" or not hasattr(connection, "connection"):
+    # by class, not name: postgresql+auroradsql_<driver> dialects are named "postgresql"
+    if not isinstance(connection.dialect, ExecutionMixin) or not hasattr(connection, "connection"):
         return
     info = connection.connection.info
     info[_DEPTH_KEY] = info.get(_DEPTH_KEY, 0) + 1
 
 
 def _leave_ddl(target: Any, connection: Any, **kw: Any) -> None:
-    if connection.dialect.name != "auroradsql" or not hasattr(connection, "connection"):
+    if not isinstance(connection.dialect, ExecutionMixin) or not hasattr(connection, "connection"):
         return
     info = connection.connection.info
     depth = info.get(_DEPTH_KEY, 1) - 1
@@ -550,7 +551,7 @@ def _refuse_nested_session_transaction(session: Any, transaction: Any) -> None:
         bind = session.get_bind()
     except Exception:  # no single bind (per-mapper binds): the refusal comes at SAVEPOINT time
         return
-    if getattr(bind, "dialect", None) is None or bind.dialect.name != "auroradsql":
+    if not isinstance(getattr(bind, "dialect", None), ExecutionMixin):
         return
     transaction.close()  # the session's current transaction is the outer one again
     from .errors import DSQLUnsupportedError
