@@ -6,9 +6,9 @@ local mode on the same server (or through ``postgresql+auroradsql``, the
 dialect named ``postgresql``, where the library recognises PostgreSQL by
 name), and asserts that what the library's users see is the same.
 
-Differences that the pending identity-cache change fixes (issue 17.1: ids
-out of insertion order; 17.2: columns narrower than the keys they hold) are
-asserted as PostgreSQL behaves and marked ``xfail(strict=True)``.
+Ids follow insertion order across connections (identity ``CACHE 1`` by
+default) and every column holding a key's values is as wide as the key: the
+tests assert both as PostgreSQL behaves.
 """
 
 from __future__ import annotations
@@ -19,13 +19,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
-
-ISSUE_17_1 = pytest.mark.xfail(
-    strict=True, reason="issue 17.1 (ids in insertion order: identity CACHE), fixed on main by the lead"
-)
-ISSUE_17_2 = pytest.mark.xfail(
-    strict=True, reason="issue 17.2 (columns as wide as the keys they hold), fixed on main by the lead"
-)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import uuid
 import celery
 from sqlalchemy.engine import URL
 
-from .conftest import ISSUE_17_1, ISSUE_17_2, query
+from .conftest import query
 
 
 def backend(url: URL):
@@ -51,7 +51,6 @@ def stored_ids(url: URL) -> list[int]:
     return [row[0] for row in query(url, "SELECT id FROM celery_taskmeta ORDER BY date_done, id")]
 
 
-@ISSUE_17_1
 def test_a_result_per_connection_takes_one_id_not_a_cache_block(run_on):
     # With a connection per operation, each result took a block of 65,536
     # ids: the INTEGER id column overflows after ~32,000 results.
@@ -60,7 +59,6 @@ def test_a_result_per_connection_takes_one_id_not_a_cache_block(run_on):
     assert run_on("auroradsql", stored_ids) == expected
 
 
-@ISSUE_17_2
 def test_sequence_fed_ids_fit_their_columns(run_on, pg_url):
     # DSQL's sequences are AS BIGINT: the INTEGER columns they feed overflow
     # once the sequence passes 2**31 - 1 (soon, with CACHE 65536 per connection)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from jupyterhub import orm
 from sqlalchemy.engine import URL
 
-from .conftest import ISSUE_17_2, narrower_than_their_keys, query
+from .conftest import narrower_than_their_keys, query
 
 
 def hub(url: URL) -> dict:
@@ -47,7 +47,6 @@ def test_users_groups_and_servers_the_same(run_on):
     assert run_on("auroradsql", hub) == expected
 
 
-@ISSUE_17_2
 def test_foreign_keys_are_as_wide_as_the_keys_they_reference(run_on, pg_url):
     # e.g. user_group_map.user_id INTEGER referencing users.id BIGINT
     run_on("auroradsql", hub)

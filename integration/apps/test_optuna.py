@@ -5,8 +5,6 @@ from __future__ import annotations
 import optuna
 from sqlalchemy.engine import URL
 
-from .conftest import ISSUE_17_1
-
 
 def objective(trial: optuna.Trial) -> float:
     return (trial.suggest_float("x", -10, 10) - 2) ** 2
@@ -59,7 +57,6 @@ def test_one_worker_sees_its_trials(run_on):
     assert run_on("auroradsql", one_worker) == run_on("postgresql", one_worker)
 
 
-@ISSUE_17_1
 def test_two_workers_number_trials_without_gaps_or_duplicates(run_on):
     # Optuna numbers a trial by counting the study's trials with a smaller
     # id: ids out of insertion order give duplicate numbers and lose trials.
