@@ -15,9 +15,9 @@ import copy
 from typing import Any
 
 import pytest
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
 from aurora_dsql_sqlalchemy.reflection import (
-    ReflectionMixin,
     declared_options,
     dsql_index,
     dsql_pk_constraint,
@@ -228,13 +228,13 @@ def test_unique_constraint_nulls_not_distinct_and_include() -> None:
     }
 
 
-# -- the mixin, over rows shaped like DSQL's ---------------------------------------------------
+# -- the dialect, over rows shaped like DSQL's ---------------------------------------------------
 
 KEY = (None, "account")
 OTHER = (None, "ledger")
 
 
-class _DSQLCatalogRows:
+class _DSQLCatalogRows(PGDialect):
     """What PGDialect's get_multi_* methods yield for a DSQL catalog whose
     primary-key index is not flagged ``indisprimary``."""
 
@@ -263,11 +263,11 @@ class _DSQLCatalogRows:
         return {KEY: [copy.deepcopy(DSQL_UNIQUE)], OTHER: []}.items()
 
 
-class _Dialect(ReflectionMixin, _DSQLCatalogRows):
-    name = "auroradsql"
-    construct_arguments = AuroraDSQLDialect.construct_arguments
+class _Dialect(AuroraDSQLDialect, _DSQLCatalogRows):
+    """The dialect's own overrides, above catalog rows shaped like DSQL's."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls = []
 
 
