@@ -88,6 +88,17 @@ __all__ = ["AuroraDSQLDialect"]
 log = logging.getLogger("aurora_dsql_sqlalchemy")
 
 _ALLOWED_ISOLATION = rules.ISOLATION_LEVELS | {"AUTOCOMMIT"}
+_POSTGRESQL_ISOLATION = frozenset(
+    {"SERIALIZABLE", "READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "AUTOCOMMIT"}
+)
+
+
+def _refused_isolation(level: Any) -> str | None:
+    """``level`` normalised, if PostgreSQL knows it and DSQL refuses it."""
+    if not isinstance(level, str):
+        return None
+    name = level.replace("_", " ").upper()
+    return name if name in _POSTGRESQL_ISOLATION and name not in _ALLOWED_ISOLATION else None
 
 
 class AuroraDSQLDialect(PGDialect):
@@ -156,6 +167,7 @@ class AuroraDSQLDialect(PGDialect):
         # The stock psycopg dialects probe for hstore while connecting, inside
         # a SAVEPOINT that DSQL refuses; DSQL has no hstore anyway.
         kw.setdefault("use_native_hstore", False)
+        self._requested_isolation = kw.get("isolation_level")
         super().__init__(**kw)
         self.limits = limits or rules.LIMITS
         self.connector = DSQLConnector(self, aws_session)
@@ -311,8 +323,27 @@ class AuroraDSQLDialect(PGDialect):
     def get_isolation_level_values(self, dbapi_connection: Any) -> list[str]:
         return sorted(_ALLOWED_ISOLATION)
 
+    # A level PostgreSQL has and DSQL refuses raises DSQLUnsupportedError
+    # (naming the rule) where SQLAlchemy would raise its ArgumentError; any
+    # other value gets SQLAlchemy's own error.
+    def on_connect(self) -> Any:
+        level = _refused_isolation(self._requested_isolation)
+        if level is None:
+            return super().on_connect()
+
+        def refuse(dbapi_connection: Any) -> None:
+            raise DSQLUnsupportedError(f"isolation_level={level!r}", "isolation-level")
+
+        return refuse
+
+    def set_connection_execution_options(self, connection: Any, opts: Any) -> None:
+        level = _refused_isolation(opts.get("isolation_level"))
+        if level is not None:
+            raise DSQLUnsupportedError(f"isolation_level={level!r}", "isolation-level")
+        super().set_connection_execution_options(connection, opts)
+
     def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
-        if level not in _ALLOWED_ISOLATION:
+        if _refused_isolation(level) is not None:
             raise DSQLUnsupportedError(f"isolation_level={level!r}", "isolation-level")
         super().set_isolation_level(dbapi_connection, level)
 
