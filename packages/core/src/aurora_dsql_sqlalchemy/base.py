@@ -321,7 +321,7 @@ class AuroraDSQLDialect(PGDialect):
     # -- isolation and savepoints ------------------------------------------------------
 
     def get_isolation_level_values(self, dbapi_connection: Any) -> list[str]:
-        return sorted(_ALLOWED_ISOLATION)
+        return [*sorted(rules.ISOLATION_LEVELS), "AUTOCOMMIT"]
 
     # A level PostgreSQL has and DSQL refuses raises DSQLUnsupportedError
     # (naming the rule) where SQLAlchemy would raise its ArgumentError; any

@@ -134,11 +134,10 @@ class Requirements(SuiteRequirements):  # type: ignore[misc]
 
     @property
     def get_isolation_level_values(self) -> Any:
-        # The suite checks that an unknown name fails with SQLAlchemy's
-        # ArgumentError listing the accepted levels; the dialect accepts
-        # PostgreSQL's names so that the ones DSQL lacks are refused with the
-        # DSQL rule instead (DSQLUnsupportedError, rule isolation-level).
-        return refused("isolation-level")
+        # The dialect lists what DSQL accepts (REPEATABLE READ, AUTOCOMMIT): an
+        # unknown name fails with SQLAlchemy's ArgumentError listing them; a
+        # PostgreSQL level DSQL lacks raises DSQLUnsupportedError (isolation-level).
+        return exclusions.open()
 
     # -- closed: what PostgreSQL 16 itself lacks ------------------------------------
 
