@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aurora_dsql_sqlalchemy.local.jobs import LOCAL_SCHEMA
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -48,8 +49,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL
 from sqlalchemy.schema import CreateIndex, CreateTable
-
-from aurora_dsql_sqlalchemy.local.jobs import LOCAL_SCHEMA
 
 # -- a schema made by the dialect ------------------------------------------------------
 

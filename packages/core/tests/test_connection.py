@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aurora_dsql_sqlalchemy import rules
 from aurora_dsql_sqlalchemy.auth import IAMTokenProvider
 from aurora_dsql_sqlalchemy.engine import (
     create_async_dsql_engine,

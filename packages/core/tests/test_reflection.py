@@ -15,7 +15,6 @@ import copy
 from typing import Any
 
 import pytest
-from sqlalchemy.dialects.postgresql.base import PGDialect
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
 from aurora_dsql_sqlalchemy.reflection import (
     declared_options,
@@ -25,6 +24,7 @@ from aurora_dsql_sqlalchemy.reflection import (
     is_primary_key_index,
 )
 from sqlalchemy import Column, Index, MetaData, Numeric, String, Table, UniqueConstraint
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine.reflection import ObjectKind, ObjectScope
 from sqlalchemy.schema import CreateIndex
 
@@ -272,7 +272,9 @@ class _Dialect(AuroraDSQLDialect, _DSQLCatalogRows):
 
 
 def _multi(method: Any) -> dict[Any, Any]:
-    return dict(method(None, None, None, ObjectScope.ANY, ObjectKind.ANY))
+    return dict(
+        method(None, schema=None, filter_names=None, scope=ObjectScope.ANY, kind=ObjectKind.ANY)
+    )
 
 
 def test_mixin_drops_the_primary_key_index_and_renames_options() -> None:

@@ -64,14 +64,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import event
 from sqlalchemy import schema as sa_schema
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import URL
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import IsolationLevel
 
 from . import _compat, reflection, rules
 from .compiler import AuroraDSQLCompiler, AuroraDSQLDDLCompiler, AuroraDSQLTypeCompiler
@@ -172,23 +175,17 @@ class AuroraDSQLDialect(PGDialect):
         self.limits = limits or rules.LIMITS
         self.connector = DSQLConnector(self, aws_session)
         self.plans = StatementPlans()
-        self._apply(
-            DialectOptions.from_keywords(
-                local_mode=local_mode, wait_for_jobs=wait_for_jobs, relax=relax,
-                foreign_keys=foreign_keys, identity_cache=identity_cache,
-                strict_index_keys=strict_index_keys, region=region, profile=profile,
-                token_duration=token_duration, iam_auth=iam_auth,
-            )
-        )
+        self.job_waiter = JobWaiter(True)
+        given = {name: value for name, value in locals().items() if name in URL_OPTIONS}
+        self._apply(DialectOptions.from_keywords(**given))
 
     def _apply(self, options: DialectOptions) -> None:
         self.options = options
         self.foreign_keys = options.foreign_keys
         self.identity_cache = options.sequence_cache
         self.strict_index_keys = options.strict_index_keys
-        self.wait_for_jobs = options.wait_for_jobs
+        self.wait_for_jobs = self.job_waiter.enabled = options.wait_for_jobs
         self.relaxed_rules = options.relax
-        self.job_waiter = JobWaiter(options.wait_for_jobs)
 
     # -- the connector ------------------------------------------------------------------
 
@@ -274,27 +271,18 @@ class AuroraDSQLDialect(PGDialect):
 
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if context is not None and context.dsql_refusal is not None:
-            self._refuse(context)
+            context.refuse()
         super().do_execute(cursor, statement, parameters, context)
 
     def do_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if context is not None and context.dsql_refusal is not None:
-            self._refuse(context)
+            context.refuse()
         super().do_executemany(cursor, statement, parameters, context)
 
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
         if context is not None and context.dsql_refusal is not None:
-            self._refuse(context)
+            context.refuse()
         super().do_execute_no_params(cursor, statement, context)
-
-    def _refuse(self, context: Any) -> None:
-        refusal = context.dsql_refusal
-        if refusal.aborts:
-            dbapi_conn = context.root_connection.connection.dbapi_connection
-            if self._dbapi_transaction_status(dbapi_conn) == "failed":
-                return  # the transaction is aborted already: the server answers 25P02
-            LocalMode.abort_transaction(dbapi_conn)
-        raise self._server_error(refusal.sqlstate, refusal.message)
 
     def do_commit(self, dbapi_connection: Any) -> None:
         state = state_of(dbapi_connection)
@@ -320,8 +308,8 @@ class AuroraDSQLDialect(PGDialect):
 
     # -- isolation and savepoints ------------------------------------------------------
 
-    def get_isolation_level_values(self, dbapi_connection: Any) -> list[str]:
-        return [*sorted(rules.ISOLATION_LEVELS), "AUTOCOMMIT"]
+    def get_isolation_level_values(self, dbapi_connection: Any) -> Sequence[IsolationLevel]:
+        return cast("list[IsolationLevel]", [*sorted(rules.ISOLATION_LEVELS), "AUTOCOMMIT"])
 
     # A level PostgreSQL has and DSQL refuses raises DSQLUnsupportedError
     # (naming the rule) where SQLAlchemy would raise its ArgumentError; any
@@ -376,21 +364,23 @@ class AuroraDSQLDialect(PGDialect):
         query = super()._pg_class_filter_scope_schema(query, schema, scope, pg_class_table=pg_class_table)
         return reflection.without_hidden_schemas(query)
 
-    def get_multi_indexes(self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any) -> Any:
-        found = list(super().get_multi_indexes(connection, schema, filter_names, scope, kind, **kw))
-        primary_keys: dict[Any, str | None] = {}
-        if any(index.get("unique") for _, indexes in found for index in indexes):
-            primary_keys = {
-                key: pk.get("name")
-                for key, pk in self.get_multi_pk_constraint(connection, schema, filter_names, scope, kind, **kw)
-            }
-        return reflection.dsql_indexes(self, found, primary_keys)
+    # PGDialect narrows DefaultDialect's get_multi_*(connection, **kw) to these parameters
+    def get_multi_indexes(  # type: ignore[override]
+        self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any
+    ) -> Any:
+        args = (connection, schema, filter_names, scope, kind)
+        found = super().get_multi_indexes(*args, **kw)
+        return reflection.dsql_indexes(self, found, lambda: self.get_multi_pk_constraint(*args, **kw))
 
-    def get_multi_unique_constraints(self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any) -> Any:
+    def get_multi_unique_constraints(  # type: ignore[override]
+        self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any
+    ) -> Any:
         found = super().get_multi_unique_constraints(connection, schema, filter_names, scope, kind, **kw)
         return reflection.dsql_unique_constraints(self, found)
 
-    def get_multi_pk_constraint(self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any) -> Any:
+    def get_multi_pk_constraint(  # type: ignore[override]
+        self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any
+    ) -> Any:
         found = super().get_multi_pk_constraint(connection, schema, filter_names, scope, kind, **kw)
         return [(key, reflection.dsql_pk_constraint(pk)) for key, pk in found]
 

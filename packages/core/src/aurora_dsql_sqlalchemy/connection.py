@@ -48,10 +48,9 @@ always wins: no token is signed then.
 
 from __future__ import annotations
 
-import functools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event, util
@@ -142,12 +141,12 @@ class DSQLConnector:
 
     # -- connect arguments --------------------------------------------------------
 
-    def connect_args(self, options: DialectOptions, cparams: dict[str, Any]) -> None:
+    def connect_args(self, options: DialectOptions, cparams: MutableMapping[str, Any]) -> None:
         """Complete the driver's connect parameters for ``options`` (in place)."""
         host = cparams.get("host")
         requested = options.iam_auth
         self.host_is_dsql = is_dsql_host(host)
-        if not self.host_is_dsql and looks_like_dsql_host(host) and requested is None:
+        if host and not self.host_is_dsql and looks_like_dsql_host(host) and requested is None:
             parse_host(host)  # raises, naming the expected form
         self.iam_auth = bool(self.host_is_dsql if requested is None else requested)
         if self.host_is_dsql:
@@ -177,7 +176,7 @@ class DSQLConnector:
             return int(pq.version())
         return None
 
-    def _apply_tls_defaults(self, cparams: dict[str, Any]) -> None:
+    def _apply_tls_defaults(self, cparams: MutableMapping[str, Any]) -> None:
         sslmode = cparams.get("sslmode")
         _refuse_plaintext(sslmode)
         self._tls_defaults = {}
@@ -323,7 +322,9 @@ class DSQLConnector:
         return _dsql_pool(base)
 
 
-@functools.cache
+_DSQL_POOLS: dict[type, type] = {}
+
+
 def _dsql_pool(base: type[Pool]) -> type[Pool]:
     """``base`` whose ``pool_pre_ping`` / ``pool_recycle`` default to DSQL's needs.
 
@@ -351,7 +352,11 @@ def _dsql_pool(base: type[Pool]) -> type[Pool]:
         if recycle is None:
             _install_recycle_jitter(self, rules.POOL_RECYCLE_SECONDS, POOL_RECYCLE_JITTER)
 
-    return type(f"DSQL{base.__name__}", (base,), {"__init__": __init__, "__module__": __name__})
+    cls = _DSQL_POOLS.get(base)
+    if cls is None:
+        namespace = {"__init__": __init__, "__module__": __name__}
+        cls = _DSQL_POOLS[base] = type(f"DSQL{base.__name__}", (base,), namespace)
+    return cls
 
 
 class _ThreadedTokenProvider:

@@ -32,9 +32,10 @@ from sqlalchemy.engine.cursor import FullyBufferedCursorFetchStrategy
 from sqlalchemy.engine.interfaces import ExecuteStyle
 
 from . import rules
+from .compiler import AuroraDSQLDDLCompiler
 from .jobs import ASK
 from .local.jobs import quote_ident
-from .local.mode import TransactionState
+from .local.mode import LocalMode, TransactionState
 from .statements import Kind, StatementPlan
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
 
     def _before_ddl(self, plan: StatementPlan) -> None:
         dialect = self.dialect
-        dbapi_conn = self.root_connection.connection.dbapi_connection
+        dbapi_conn: Any = self.root_connection.connection.dbapi_connection
         state = self._dsql_state = self._state()
         if dialect._dbapi_in_transaction(dbapi_conn):
             if state.wrote:
@@ -155,6 +156,21 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         if isinstance(element, sa_schema.AddConstraint):
             return f"Constraint {element.element.name!r} on {element.element.table.name!r}"
         return " ".join(str(self.statement).split())[:120]
+
+    def refuse(self) -> None:
+        """Raise the refusal (from the dialect's ``do_execute*``, so SQLAlchemy
+        wraps it as a server error).  A statement DSQL itself refuses aborts
+        the open transaction first, as on DSQL; in a transaction already
+        aborted, the statement is sent and the server answers 25P02."""
+        refusal = self.dsql_refusal
+        if refusal is None:
+            return
+        if refusal.aborts:
+            dbapi_conn: Any = self.root_connection.connection.dbapi_connection
+            if self.dialect._dbapi_transaction_status(dbapi_conn) == "failed":
+                return
+            LocalMode.abort_transaction(dbapi_conn)
+        raise self.dialect._server_error(refusal.sqlstate, refusal.message)
 
     # -- after -----------------------------------------------------------------------
 
@@ -187,8 +203,10 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         try:
             if plan.job is not None:
                 started.append(self._job_row(self.cursor, plan, self._subject(), rebuffer=True))
-            for followup in getattr(self.compiled, "followup_statements", None) or ():
-                started.extend(self._run_followup(followup))
+            compiled = self.compiled
+            if isinstance(compiled, AuroraDSQLDDLCompiler):
+                for followup in compiled.followup_statements:
+                    started.extend(self._run_followup(followup))
         finally:
             self._restore_autocommit()
             if self._dsql_state is not None:
@@ -217,7 +235,8 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         subject = self._subject()
         if dialect.local is not None and plan.job is not None:
             sql = dialect.local.job_sql(plan, subject, percent_escaped=not self.no_parameters)
-        cursor = self.root_connection.connection.dbapi_connection.cursor()
+        dbapi_conn: Any = self.root_connection.connection.dbapi_connection
+        cursor = dbapi_conn.cursor()
         try:
             # the statement's (empty) parameters: the driver then turns the "%%"
             # the compiler wrote for a "%" in a name back into "%"

@@ -75,7 +75,7 @@ class JobWaiter:
         if failure is ASK:
             self.wait(dbapi_conn, job_id, subject)
         elif failure is not None:
-            raise IndexJobFailed(job_id, subject, failure)
+            raise IndexJobFailed(job_id, subject, str(failure))
 
     def wait_for_pending(self, connection: Any) -> None:
         pending = connection.connection.info.pop(_PENDING_KEY, None)

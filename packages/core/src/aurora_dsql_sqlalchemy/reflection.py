@@ -59,7 +59,7 @@ otherwise write ``NULLS DISTINCT`` into its DDL.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import schema as sa_schema
@@ -189,10 +189,16 @@ def without_hidden_schemas(query: Any) -> Any:
 def dsql_indexes(
     dialect: Any,
     found: Iterable[tuple[Any, list[dict[str, Any]]]],
-    primary_keys: Mapping[Any, str | None],
+    primary_keys: Callable[[], Iterable[tuple[Any, Mapping[str, Any]]]],
 ) -> list[tuple[Any, list[dict[str, Any]]]]:
     """``get_multi_indexes`` results as the dialect reports them: the
-    primary key's index left out, options under the dialect's prefix."""
+    primary key's index left out, options under the dialect's prefix.
+    ``primary_keys`` (the tables' primary keys) is asked only when a unique
+    index could be one."""
+    found = list(found)
+    names: dict[Any, str | None] = {}
+    if any(index.get("unique") for _, indexes in found for index in indexes):
+        names = {key: pk.get("name") for key, pk in primary_keys()}
     declared = declared_options(dialect, sa_schema.Index)
     prefix = f"{dialect.name}_"
     return [
@@ -201,7 +207,7 @@ def dsql_indexes(
             [
                 dsql_index(index, prefix=prefix, declared=declared)
                 for index in indexes
-                if not is_primary_key_index(index, primary_keys.get(key))
+                if not is_primary_key_index(index, names.get(key))
             ],
         )
         for key, indexes in found
