@@ -174,7 +174,7 @@ def _estimate_bytes(parameters: Any, many: bool) -> int:
     values, 8 per other value (on the hot path of every strict-mode write)."""
     total = 0
     for row in parameters if many else (parameters,):
-        values = row.values() if type(row) is dict else row
+        values = row.values() if isinstance(row, dict) else row
         total += 8 * len(values)
         for value in values:
             if isinstance(value, _SIZED):
