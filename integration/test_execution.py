@@ -18,20 +18,16 @@ ABORTED = "25P02"  # PostgreSQL's in_failed_sql_transaction, which DSQL answers 
 
 
 def sqlstate(error: BaseException) -> str | None:
-    orig = getattr(error, "orig", error)
-    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    """The SQLSTATE of a wrapped psycopg (``sqlstate``) or psycopg2 (``pgcode``) error."""
+    return next(filter(None, (getattr(error.__cause__, a, None) for a in ("sqlstate", "pgcode"))), None)
 
 
 @pytest.fixture
 def items(engine: sa.Engine, fresh_schema: None) -> sa.Table:
-    metadata = sa.MetaData()
-    table = sa.Table(
-        "items",
-        metadata,
-        sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("label", sa.String(20)),
-    )
-    metadata.create_all(engine)
+    """Three rows whose label is the word 'delete'."""
+    table = sa.Table("items", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True))
+    table.append_column(sa.Column("label", sa.String(20)))
+    table.create(engine)
     with engine.begin() as conn:
         conn.execute(table.insert(), [{"id": i, "label": "delete"} for i in range(3)])
     return table

@@ -18,8 +18,8 @@ NAMES = ["my table", 'He said "hi"', "it's", "MixedCase", "ünïcødé 名前"]
 
 
 def sqlstate(error: BaseException) -> str | None:
-    orig = getattr(error, "orig", error)
-    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    """The SQLSTATE of a wrapped psycopg (``sqlstate``) or psycopg2 (``pgcode``) error."""
+    return next(filter(None, (getattr(error.__cause__, a, None) for a in ("sqlstate", "pgcode"))), None)
 
 
 def _table(name: str, metadata: sa.MetaData) -> sa.Table:
