@@ -102,7 +102,9 @@ _VERSION_PROBE: Final = (
     f"SELECT to_regprocedure('{LOCAL_SCHEMA}.run_job(text, text, text, text[], integer, text, text)') IS NOT NULL"
 )
 
-_SYS_NAMES: Final = re.compile(r'\b(?:sys|"sys")\s*\.\s*("?)(jobs|wait_for_job)\b\1', re.IGNORECASE)
+_SYS_NAMES: Final = re.compile(
+    r'(?<![\w$."])(?:sys|"sys")\s*\.\s*("?)(jobs|wait_for_job)\1(?![\w$"])', re.IGNORECASE
+)
 
 
 def install_local_schema(dbapi_conn: Any) -> None:
