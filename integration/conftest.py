@@ -106,6 +106,7 @@ def fresh_schema(pg_url: URL) -> Iterator[None]:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")
         conn.exec_driver_sql("CREATE SCHEMA public")
         conn.exec_driver_sql(
-            "DO $$ BEGIN IF to_regclass('sys.jobs') IS NOT NULL THEN DELETE FROM sys.jobs; END IF; END $$"
+            "DO $$ BEGIN IF to_regclass('aurora_dsql_local.jobs') IS NOT NULL "
+            "THEN DELETE FROM aurora_dsql_local.jobs; END IF; END $$"
         )
     admin.dispose()

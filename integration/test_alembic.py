@@ -181,9 +181,13 @@ _IMPORT_ORDERS = {
     # the alembic CLI: env.py imports alembic.context before the engine is made
     "alembic-first": "import alembic.context\nimport sqlalchemy as sa\n"
     "e = sa.create_engine('auroradsql+{driver}://u@localhost/db')\n",
-    # an application: the dialect package first, Alembic later
+    # an application: the dialect package first, Alembic, then env.py's engine
     "package-first": "import aurora_dsql_sqlalchemy\nimport sqlalchemy as sa\n"
-    "e = sa.create_engine('auroradsql+{driver}://u@localhost/db')\nimport alembic.context\n",
+    "import alembic.context\ne = sa.create_engine('auroradsql+{driver}://u@localhost/db')\n",
+    # an engine made before Alembic was imported: the documented one-line fallback
+    "engine-first": "import sqlalchemy as sa\n"
+    "e = sa.create_engine('auroradsql+{driver}://u@localhost/db')\nimport alembic.context\n"
+    "import aurora_dsql_sqlalchemy.alembic_impl\n",
 }
 
 

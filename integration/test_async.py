@@ -164,35 +164,33 @@ def test_index_job_returns_job_id_and_is_waited_for(async_url: URL) -> None:
     run(async_url, body)
 
 
-def test_wait_for_job_and_rewind_on_the_adapted_connection(async_url: URL) -> None:
-    """The hooks the execution layer uses on real DSQL, on SQLAlchemy's adapted objects."""
+def test_job_row_and_wait_for_job_on_the_adapted_connection(async_url: URL) -> None:
+    """The job id row reaches the caller, and waiting works on SQLAlchemy's adapted objects."""
 
     async def body(engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
+            await conn.exec_driver_sql("CREATE TABLE job_rows (id bigint PRIMARY KEY, v int)")
+            result = await conn.exec_driver_sql("CREATE INDEX ASYNC ix_job_rows_v ON job_rows (v)")
+            assert list(result.keys()) == ["job_id"]
+            job_id = result.scalar_one()
+            ok = await conn.exec_driver_sql(
+                "INSERT INTO sys.jobs (job_id, status, job_type) VALUES ('job-bad', 'failed', 'INDEX_BUILD')"
+            )
+            assert ok.rowcount == 1
+            await conn.commit()
             raw = await conn.get_raw_connection()
             adapted = raw.dbapi_connection
             dialect = conn.dialect
 
             def sync_part(_: Any) -> None:
-                cursor = adapted.cursor()
-                cursor.execute("SELECT 'job-1' AS job_id")
-                row = cursor.fetchone()
-                dialect._rewind_job_row(cursor, row)
-                assert cursor.fetchone() == row
-                cursor.close()
                 assert dialect._dbapi_in_transaction(adapted) in (True, False)
-                cursor = adapted.cursor()
-                cursor.execute(
-                    "INSERT INTO sys.jobs (job_id, status, job_type) VALUES ('job-ok', 'completed', 'INDEX_BUILD'), "
-                    "('job-bad', 'failed', 'INDEX_BUILD')"
-                )
-                cursor.close()
-                adapted.commit()
-                dialect.wait_for_job(adapted, "job-ok")
+                dialect.wait_for_job(adapted, job_id)
                 with pytest.raises(IndexJobFailed):
                     dialect.wait_for_job(adapted, "job-bad", "Index 'x'")
 
             await conn.run_sync(sync_part)
+            await conn.exec_driver_sql("DROP TABLE job_rows")
+            await conn.commit()
 
     run(async_url, body)
 

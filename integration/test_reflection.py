@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aurora_dsql_sqlalchemy.local.jobs import LOCAL_SCHEMA
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -364,26 +365,44 @@ def test_dsql_shaped_table_reflects_to_valid_dsql_ddl(
 # -- DSQL's sys schema -------------------------------------------------------------------------
 
 
+@pytest.fixture
+def dsql_sys_schema(admin: sa.Engine) -> Iterator[None]:
+    """A ``sys`` schema with a ``jobs`` table, as a DSQL cluster has (local
+    mode itself creates none)."""
+    with admin.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA sys")
+        conn.exec_driver_sql("CREATE TABLE sys.jobs (job_id text PRIMARY KEY)")
+    yield
+    with admin.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA sys CASCADE")
+
+
+@pytest.mark.parametrize("hidden", ["sys", LOCAL_SCHEMA])
 def test_sys_schema_is_never_listed_or_reflected(
-    engine: sa.Engine, admin: sa.Engine, dsql_url: URL, fresh_schema: None
+    engine: sa.Engine,
+    admin: sa.Engine,
+    dsql_url: URL,
+    fresh_schema: None,
+    dsql_sys_schema: None,
+    hidden: str,
 ) -> None:
+    """DSQL's own ``sys`` and local mode's emulation schema stay out of reflection."""
     Table("visible", (metadata := MetaData()), Column("id", BigInteger, primary_key=True))
     metadata.create_all(engine)
-    # local mode made a sys schema with a jobs table, as DSQL has
-    assert "sys" in sa.inspect(admin).get_schema_names()
-    assert "jobs" in sa.inspect(admin).get_table_names(schema="sys")
+    assert hidden in sa.inspect(admin).get_schema_names()
+    assert "jobs" in sa.inspect(admin).get_table_names(schema=hidden)
 
     insp = sa.inspect(engine)
-    assert "sys" not in insp.get_schema_names()
-    assert insp.get_table_names(schema="sys") == []
-    assert insp.get_multi_columns(schema="sys") == {}
-    assert not insp.has_table("jobs", schema="sys")
-    in_sys = MetaData()
-    in_sys.reflect(engine, schema="sys")
-    assert in_sys.tables == {}
+    assert hidden not in insp.get_schema_names()
+    assert insp.get_table_names(schema=hidden) == []
+    assert insp.get_multi_columns(schema=hidden) == {}
+    assert not insp.has_table("jobs", schema=hidden)
+    in_hidden = MetaData()
+    in_hidden.reflect(engine, schema=hidden)
+    assert in_hidden.tables == {}
 
-    # also when sys is on the search path, where PostgreSQL's reflection finds it
-    search_path = {"options": "-c search_path=public,sys"}
+    # also when it is on the search path, where PostgreSQL's reflection finds it
+    search_path = {"options": f"-c search_path=public,{hidden}"}
     stock = sa.create_engine(admin.url, connect_args=search_path)
     try:
         assert "jobs" in sa.inspect(stock).get_table_names()
@@ -392,7 +411,7 @@ def test_sys_schema_is_never_listed_or_reflected(
     on_path = sa.create_engine(dsql_url, connect_args=search_path)
     try:
         with on_path.connect() as conn:
-            assert conn.exec_driver_sql("SELECT pg_table_is_visible('sys.jobs'::regclass)").scalar()
+            assert conn.exec_driver_sql("SHOW search_path").scalar() == f"public,{hidden}"
         everything = MetaData()
         everything.reflect(on_path)
         assert set(everything.tables) == {"visible"}

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aurora_dsql_sqlalchemy import rules
 from aurora_dsql_sqlalchemy.auth import IAMTokenProvider
 from aurora_dsql_sqlalchemy.engine import (
     create_async_dsql_engine,
@@ -78,7 +77,7 @@ def test_url_alone_gives_tls_and_iam(driver: str) -> None:
     dialect: Any = engine.dialect
     assert dialect.host_is_dsql and dialect.iam_auth
     assert isinstance(dialect.token_provider, IAMTokenProvider)
-    assert dialect._token_region == "us-east-1"
+    assert dialect.connector.token_region == "us-east-1"
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -108,7 +107,7 @@ def test_keywords_win_over_url_query() -> None:
     )
     dialect: Any = engine.dialect
     connect_args(engine)
-    assert dialect._token_region == "ap-south-1"
+    assert dialect.connector.token_region == "ap-south-1"
     assert dialect.token_provider.token_duration == 60
     assert dialect.token_provider.profile == "ops"
 
@@ -159,12 +158,12 @@ def test_libpq_version_is_read_from_the_driver(driver: str) -> None:
     engine = sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres")
     module: Any = importlib.import_module(driver)
     expected = module.extensions.libpq_version() if driver == "psycopg2" else module.pq.version()
-    assert engine.dialect._libpq_version() == expected  # type: ignore[attr-defined]
+    assert engine.dialect.connector.libpq_version() == expected  # type: ignore[attr-defined]
 
 
 def test_old_libpq_gets_told_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres")
-    monkeypatch.setattr(engine.dialect, "_libpq_version", lambda: 150004)
+    monkeypatch.setattr(engine.dialect.connector, "libpq_version", lambda: 150004)  # type: ignore[attr-defined]
     with pytest.raises(sa_exc.ArgumentError) as info:
         engine.dialect.create_connect_args(engine.url)
     message = str(info.value)
@@ -222,22 +221,41 @@ def test_bad_token_duration() -> None:
 # -- pool defaults ---------------------------------------------------------------------
 
 
+def _recycles_before_dsql_closes(pool: Any) -> bool:
+    """Whether the pool gives each connection its own deadline (the dialect's
+    checkout check) before DSQL's 60-minute limit."""
+    return len(pool.dispatch.checkout) > 0 and len(pool.dispatch.connect) > 0
+
+
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_pool_defaults(driver: str) -> None:
     engine = sa.create_engine(f"auroradsql+{driver}://admin@{HOST}/postgres")
-    assert engine.pool._recycle == rules.POOL_RECYCLE_SECONDS
-    assert engine.pool._recycle < rules.CONNECTION_LIFETIME_SECONDS
+    assert _recycles_before_dsql_closes(engine.pool)
     assert engine.pool._pre_ping is True
 
 
 def test_user_pool_settings_are_honoured() -> None:
     engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres", pool_recycle=600)
     assert engine.pool._recycle == 600
+    assert not _recycles_before_dsql_closes(engine.pool)  # the user's recycle, not ours
     assert engine.pool._pre_ping is True
-    engine = sa.create_engine(
-        f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres", poolclass=NullPool
-    )
-    assert engine.pool._pre_ping is True
+
+
+def test_explicit_pool_choices_mean_what_sqlalchemy_documents() -> None:
+    url = f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres"
+    engine = sa.create_engine(url, pool_pre_ping=False)
+    assert engine.pool._pre_ping is False
+    assert _recycles_before_dsql_closes(engine.pool)
+    engine = sa.create_engine(url, pool_recycle=-1)
+    assert engine.pool._recycle == -1 and not _recycles_before_dsql_closes(engine.pool)
+    # a pool class of the user's own gets no defaults
+    engine = sa.create_engine(url, poolclass=NullPool)
+    assert engine.pool._pre_ping is False
+
+
+def test_local_postgresql_gets_stock_pool_defaults() -> None:
+    engine = sa.create_engine(f"auroradsql+{ANY_DRIVER}://app@localhost/postgres")
+    assert engine.pool._pre_ping is False and not _recycles_before_dsql_closes(engine.pool)
 
 
 def test_recycle_longer_than_dsql_allows_warns() -> None:
@@ -305,7 +323,7 @@ def test_create_dsql_engine_matches_the_url_form() -> None:
     by_url = sa.create_engine(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres")
     assert str(engine.url) == str(by_url.url)
     assert connect_args(engine) == connect_args(by_url)
-    assert engine.pool._recycle == rules.POOL_RECYCLE_SECONDS
+    assert _recycles_before_dsql_closes(engine.pool)
 
 
 def test_create_dsql_engine_options() -> None:
@@ -336,7 +354,7 @@ def test_create_dsql_engine_errors() -> None:
 def test_create_async_dsql_engine() -> None:
     engine = create_async_dsql_engine(HOST, "admin")
     assert engine.url.drivername == "auroradsql+psycopg_async"
-    assert engine.sync_engine.pool._recycle == rules.POOL_RECYCLE_SECONDS
+    assert _recycles_before_dsql_closes(engine.sync_engine.pool)
     assert engine.sync_engine.dialect.token_provider is not None  # type: ignore[attr-defined]
 
 
@@ -387,10 +405,11 @@ def test_auth_failures_are_told_apart(driver: str) -> None:
     )
     wrong = _error(driver, "OperationalError", "FATAL:  Wrong user to action mapping")
     transient = _error(driver, "OperationalError", "could not translate host name")
-    assert dialect._is_auth_failure(expired) and dialect._is_auth_failure(wrong)
-    assert not dialect._is_auth_failure(transient)
-    assert not dialect._is_auth_failure(RuntimeError("access denied"))  # not a driver error
-    advice = str(dialect._wrong_action_error("admin", wrong))
+    connector = dialect.connector
+    assert connector.is_auth_failure(expired) and connector.is_auth_failure(wrong)
+    assert not connector.is_auth_failure(transient)
+    assert not connector.is_auth_failure(RuntimeError("access denied"))  # not a driver error
+    advice = str(connector.wrong_action_error("admin", wrong))
     assert "DbConnectAdmin" in advice and "every other role" in advice
     assert "generate_db_connect_admin_auth_token" in advice
 
@@ -400,8 +419,8 @@ def test_connect_args_sslmode_drops_the_default_root_certificate() -> None:
     dialect.create_connect_args(make_url(f"auroradsql+{ANY_DRIVER}://admin@{HOST}/postgres"))
     # libpq refuses sslrootcert=system with a non-verifying sslmode
     cparams = {"host": HOST, "sslmode": "require", "sslrootcert": "system"}
-    dialect._settle_tls(cparams)
+    dialect.connector.settle_tls(cparams)
     assert cparams == {"host": HOST, "sslmode": "require"}
     cparams = {"host": HOST, "sslmode": "verify-full", "sslrootcert": "system"}
-    dialect._settle_tls(cparams)
+    dialect.connector.settle_tls(cparams)
     assert cparams["sslrootcert"] == "system"

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
 from aurora_dsql_sqlalchemy.reflection import (
-    ReflectionMixin,
     declared_options,
     dsql_index,
     dsql_pk_constraint,
@@ -25,6 +24,7 @@ from aurora_dsql_sqlalchemy.reflection import (
     is_primary_key_index,
 )
 from sqlalchemy import Column, Index, MetaData, Numeric, String, Table, UniqueConstraint
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine.reflection import ObjectKind, ObjectScope
 from sqlalchemy.schema import CreateIndex
 
@@ -228,13 +228,13 @@ def test_unique_constraint_nulls_not_distinct_and_include() -> None:
     }
 
 
-# -- the mixin, over rows shaped like DSQL's ---------------------------------------------------
+# -- the dialect, over rows shaped like DSQL's ---------------------------------------------------
 
 KEY = (None, "account")
 OTHER = (None, "ledger")
 
 
-class _DSQLCatalogRows:
+class _DSQLCatalogRows(PGDialect):
     """What PGDialect's get_multi_* methods yield for a DSQL catalog whose
     primary-key index is not flagged ``indisprimary``."""
 
@@ -263,16 +263,18 @@ class _DSQLCatalogRows:
         return {KEY: [copy.deepcopy(DSQL_UNIQUE)], OTHER: []}.items()
 
 
-class _Dialect(ReflectionMixin, _DSQLCatalogRows):
-    name = "auroradsql"
-    construct_arguments = AuroraDSQLDialect.construct_arguments
+class _Dialect(AuroraDSQLDialect, _DSQLCatalogRows):
+    """The dialect's own overrides, above catalog rows shaped like DSQL's."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls = []
 
 
 def _multi(method: Any) -> dict[Any, Any]:
-    return dict(method(None, None, None, ObjectScope.ANY, ObjectKind.ANY))
+    return dict(
+        method(None, schema=None, filter_names=None, scope=ObjectScope.ANY, kind=ObjectKind.ANY)
+    )
 
 
 def test_mixin_drops_the_primary_key_index_and_renames_options() -> None:

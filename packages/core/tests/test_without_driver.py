@@ -66,3 +66,48 @@ def test_bare_dialect_name_cannot_connect_without_a_driver() -> None:
         """
     )
     assert "pip install ./packages/core ./packages/psycopg3" in out
+
+
+def test_importing_the_dialect_has_no_side_effects() -> None:
+    """No listener on every MetaData / Session of the process, no import hook,
+    no ORM import: all of that waits for an auroradsql engine."""
+    out = _run(
+        """
+        import sqlalchemy as sa
+        from sqlalchemy import event
+        meta_path = list(sys.meta_path)
+        import aurora_dsql_sqlalchemy
+        from aurora_dsql_sqlalchemy import base, execution, jobs
+        assert sys.meta_path == meta_path, "an import hook was installed"
+        assert "sqlalchemy.orm" not in sys.modules
+        assert "alembic" not in sys.modules
+        assert not event.contains(sa.MetaData, "before_create", jobs._enter_ddl)
+        print("clean")
+        """
+    )
+    assert out.strip() == "clean"
+
+
+def test_engine_created_installs_listeners_once() -> None:
+    """The first auroradsql engine installs the process-wide listeners;
+    engine_created twice (as create_async_engine calls it) adds nothing."""
+    out = _run(
+        """
+        import sqlalchemy as sa
+        from sqlalchemy import event, orm
+        from aurora_dsql_sqlalchemy import execution, jobs
+        from aurora_dsql_sqlalchemy.default_dialect import dialect
+
+        import types
+        fake_dbapi = types.SimpleNamespace(paramstyle="pyformat")
+        engine = sa.create_engine("auroradsql://u@localhost/db", module=fake_dbapi)
+        dialect.engine_created(engine)  # a second call, as create_async_engine makes
+        assert event.contains(sa.MetaData, "before_create", jobs._enter_ddl)
+        assert event.contains(
+            orm.Session, "after_transaction_create", execution._refuse_nested_session_transaction
+        )
+        assert len(engine.pool.dispatch.checkin) == 1
+        print("once")
+        """
+    )
+    assert out.strip() == "once"

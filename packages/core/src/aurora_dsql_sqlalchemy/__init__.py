@@ -7,7 +7,11 @@ This package is driver-independent; the driver distributions register the
 ``auroradsql`` dialect names with SQLAlchemy.
 
 Names are imported on first use, so importing the package (as pytest does
-for the bundled plugin) does not import SQLAlchemy.
+for the bundled plugin) does not import SQLAlchemy, and has no side effects.
+
+With Alembic, the ``auroradsql`` implementation registers itself when the
+first engine is created in a process that has imported Alembic; ``import
+aurora_dsql_sqlalchemy.alembic_impl`` in ``env.py`` does it explicitly.
 """
 
 from __future__ import annotations
@@ -89,11 +93,3 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
-
-def _register_alembic() -> None:
-    from ._alembic_registration import _register_alembic_impl
-
-    _register_alembic_impl()
-
-
-_register_alembic()

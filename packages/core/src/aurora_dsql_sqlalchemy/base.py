@@ -42,35 +42,81 @@ Transactions
 DSQL runs REPEATABLE READ only (other levels raise; AUTOCOMMIT is allowed),
 has no SAVEPOINT (``begin_nested()`` raises), and runs each DDL statement in a
 transaction of its own: see :mod:`aurora_dsql_sqlalchemy.execution`.
+
+Options
+-------
+
+Every dialect option (``local_mode``, ``relax``, ``wait_for_jobs``,
+``foreign_keys``, ``identity_cache``, ``strict_index_keys``, ``region``,
+``profile``, ``token_duration``, ``iam_auth``) works as a ``create_engine``
+keyword and as a URL query parameter, a keyword winning: see
+:mod:`aurora_dsql_sqlalchemy.options`.
+
+Alembic
+-------
+
+The ``auroradsql`` Alembic implementation registers itself when an engine
+is created in a process that has imported Alembic (every ``env.py`` has).
+If you build Alembic's context before creating any engine, add
+``import aurora_dsql_sqlalchemy.alembic_impl`` to ``env.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy import event
 from sqlalchemy import schema as sa_schema
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.engine import URL
 
-from . import rules
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import IsolationLevel
+
+from . import _compat, reflection, rules
 from .compiler import AuroraDSQLCompiler, AuroraDSQLDDLCompiler, AuroraDSQLTypeCompiler
-from .connection import ConnectionMixin
+from .connect_retry import ConnectRetryPolicy
+from .connection import DSQLConnector
+from .context import AuroraDSQLExecutionContext, state_of
 from .errors import DSQLUnsupportedError
-from .execution import ExecutionMixin
-from .reflection import ReflectionMixin
+from .jobs import JobWaiter, forget_ddl_state, install_ddl_listeners
+from .local.mode import LocalMode
+from .options import URL_OPTIONS, DialectOptions, LocalModeName
+from .statements import StatementPlans
 
 __all__ = ["AuroraDSQLDialect"]
 
+log = logging.getLogger("aurora_dsql_sqlalchemy")
+
 _ALLOWED_ISOLATION = rules.ISOLATION_LEVELS | {"AUTOCOMMIT"}
+_POSTGRESQL_ISOLATION = frozenset(
+    {"SERIALIZABLE", "READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "AUTOCOMMIT"}
+)
 
 
-class AuroraDSQLDialect(ConnectionMixin, ReflectionMixin, ExecutionMixin, PGDialect):  # type: ignore[misc]
+def _refused_isolation(level: Any) -> str | None:
+    """``level`` normalised, if PostgreSQL knows it and DSQL refuses it."""
+    if not isinstance(level, str):
+        return None
+    name = level.replace("_", " ").upper()
+    return name if name in _POSTGRESQL_ISOLATION and name not in _ALLOWED_ISOLATION else None
+
+
+class AuroraDSQLDialect(PGDialect):
     """The driver-independent Aurora DSQL dialect.
 
-    Driver distributions combine it with SQLAlchemy's PostgreSQL driver
-    dialect, e.g. ``class AuroraDSQLDialect_psycopg(AuroraDSQLDialect,
-    PGDialect_psycopg)``, and implement two small hooks
-    (``_server_error``, ``_dbapi_in_transaction``).
+    It owns every hook it overrides and delegates to small collaborators:
+    :class:`~.connection.DSQLConnector` (auth, TLS, pool defaults,
+    disconnects), :class:`~.local.mode.LocalMode` (against PostgreSQL),
+    :class:`~.jobs.JobWaiter` and, per statement,
+    :class:`~.context.AuroraDSQLExecutionContext`.  Driver distributions
+    subclass it with SQLAlchemy's driver dialect (``class
+    AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2)``) and
+    implement :meth:`_server_error` and :meth:`_dbapi_transaction_status`.
     """
 
     name = "auroradsql"
@@ -79,6 +125,7 @@ class AuroraDSQLDialect(ConnectionMixin, ReflectionMixin, ExecutionMixin, PGDial
     statement_compiler = AuroraDSQLCompiler
     ddl_compiler = AuroraDSQLDDLCompiler
     type_compiler_cls = AuroraDSQLTypeCompiler
+    execution_ctx_cls = AuroraDSQLExecutionContext
 
     supports_native_enum = False
     # SMALLINT autoincrement keys must reach the compiler as SMALLSERIAL, which it
@@ -96,24 +143,105 @@ class AuroraDSQLDialect(ConnectionMixin, ReflectionMixin, ExecutionMixin, PGDial
         (sa_schema.UniqueConstraint, {"nulls_not_distinct": None}),
     ]
 
-    # No bare "*": create_engine() discovers dialect keywords from
-    # positional-or-keyword parameters only.
+    local_mode: LocalModeName | None = None
+    """``"strict"`` / ``"translate"`` when running against PostgreSQL, ``None`` on DSQL."""
+    is_dsql: bool | None = None
+    """Whether the server is Aurora DSQL (known after the first connection)."""
+    local: LocalMode | None = None
+    """Local mode's policy and emulation (``None`` on DSQL or before connecting)."""
+
+    # Positional-or-keyword, no bare "*": create_engine() discovers dialect
+    # keywords from the positional part of __init__.  None means "not given"
+    # (the URL query, then the default, applies: see .options).
     def __init__(
         self,
-        foreign_keys: bool = True,
-        identity_cache: int = rules.IDENTITY_CACHE_DEFAULT,
-        strict_index_keys: bool = False,
+        local_mode: LocalModeName | None = None,
+        wait_for_jobs: bool | None = None,
+        relax: Iterable[str] | str | None = None,
+        limits: rules.Limits | None = None,
+        foreign_keys: bool | None = None,
+        identity_cache: int | None = None,
+        strict_index_keys: bool | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        token_duration: float | None = None,
+        iam_auth: bool | None = None,
+        aws_session: Any = None,
+        connect_retry: ConnectRetryPolicy | None = None,
         **kw: Any,
     ) -> None:
         # The stock psycopg dialects probe for hstore while connecting, inside
         # a SAVEPOINT that DSQL refuses; DSQL has no hstore anyway.
         kw.setdefault("use_native_hstore", False)
+        self._requested_isolation = kw.get("isolation_level")
         super().__init__(**kw)
-        if not rules.is_valid_sequence_cache(identity_cache):
-            raise DSQLUnsupportedError(f"identity_cache={identity_cache}", "sequence-cache")
-        self.foreign_keys = foreign_keys
-        self.identity_cache = identity_cache
-        self.strict_index_keys = strict_index_keys
+        self.limits = limits or rules.LIMITS
+        self.connector = DSQLConnector(self, aws_session, connect_retry)
+        self.plans = StatementPlans()
+        self.job_waiter = JobWaiter(True)
+        given = {name: value for name, value in locals().items() if name in URL_OPTIONS}
+        self._apply(DialectOptions.from_keywords(**given))
+
+    def _apply(self, options: DialectOptions) -> None:
+        self.options = options
+        self.foreign_keys = options.foreign_keys
+        self.identity_cache = options.sequence_cache
+        self.strict_index_keys = options.strict_index_keys
+        self.wait_for_jobs = self.job_waiter.enabled = options.wait_for_jobs
+        self.relaxed_rules = options.relax
+
+    # -- the connector ------------------------------------------------------------------
+
+    @property
+    def host_is_dsql(self) -> bool:
+        """Whether the URL's host is an Aurora DSQL endpoint."""
+        return self.connector.host_is_dsql
+
+    @property
+    def iam_auth(self) -> bool:
+        """Whether new connections get an IAM token as password."""
+        return self.connector.iam_auth
+
+    @property
+    def token_provider(self) -> Any:
+        """The engine's IAM token signer and cache, if any."""
+        return self.connector.token_provider
+
+    def create_connect_args(self, url: URL) -> Any:
+        own = [key for key in URL_OPTIONS if key in url.query]
+        if own:
+            self._apply(self.options.with_url_query(url.query))
+            url = url.difference_update_query(own)
+        cargs, cparams = super().create_connect_args(url)
+        self.connector.connect_args(self.options, cparams)
+        return cargs, cparams
+
+    def get_dialect_pool_class(self, url: URL) -> Any:
+        return self.connector.pool_class(super().get_dialect_pool_class(url))
+
+    def connect(self, *cargs: Any, **cparams: Any) -> Any:
+        if self.local is not None:
+            self.local.startup_options(cparams)
+        return self.connector.connect(super().connect, cargs, cparams)
+
+    def is_disconnect(self, e: Any, connection: Any, cursor: Any) -> bool:
+        return super().is_disconnect(e, connection, cursor) or self.connector.is_disconnect(e)
+
+    @classmethod
+    def engine_created(cls, engine: Any) -> None:
+        """Installs what the dialect needs process-wide, once, when the first
+        auroradsql engine is created (never at import); harmless when called
+        twice, as ``create_async_engine`` does."""
+        super().engine_created(engine)
+        install_ddl_listeners()
+        from .execution import install_session_listener
+
+        install_session_listener()
+        if not event.contains(engine.pool, "checkin", forget_ddl_state):
+            event.listen(engine.pool, "checkin", forget_ddl_state)
+        _register_alembic_if_loaded()
+
+    # -- first connection ----------------------------------------------------------------
 
     @classmethod
     def load_provisioning(cls) -> None:
@@ -125,10 +253,14 @@ class AuroraDSQLDialect(ConnectionMixin, ReflectionMixin, ExecutionMixin, PGDial
         super().initialize(connection)
         self._supports_drop_index_concurrently = False
         self.supports_smallserial = True
+        from .execution import choose_mode
+
+        choose_mode(self, connection.connection.dbapi_connection)
+        _register_alembic_if_loaded()
 
     def type_descriptor(self, typeobj: Any) -> Any:
         # with_variant(..., "postgresql") applies when no auroradsql variant is given
-        variants = typeobj._variant_mapping
+        variants = _compat.variant_mapping(typeobj)
         if (
             variants
             and "postgresql" in variants
@@ -138,10 +270,71 @@ class AuroraDSQLDialect(ConnectionMixin, ReflectionMixin, ExecutionMixin, PGDial
             typeobj = variants["postgresql"]
         return super().type_descriptor(typeobj)
 
+    # -- execution (per-statement policy: .context) ------------------------------------
+
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if context is not None and context.dsql_refusal is not None:
+            context.refuse()
+        super().do_execute(cursor, statement, parameters, context)
+
+    def do_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if context is not None and context.dsql_refusal is not None:
+            context.refuse()
+        super().do_executemany(cursor, statement, parameters, context)
+
+    def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
+        if context is not None and context.dsql_refusal is not None:
+            context.refuse()
+        super().do_execute_no_params(cursor, statement, context)
+
+    def do_commit(self, dbapi_connection: Any) -> None:
+        state = state_of(dbapi_connection)
+        if state is not None and state.wrote:
+            try:
+                broken = self.local.broken_at_commit(state) if self.local is not None else None
+            finally:
+                state.reset()
+            if broken is not None:
+                dbapi_connection.rollback()
+                raise self._rule_error(broken)
+        super().do_commit(dbapi_connection)
+
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        state = state_of(dbapi_connection)
+        if state is not None:
+            state.reset()
+        super().do_rollback(dbapi_connection)
+
+    def wait_for_job(self, dbapi_conn: Any, job_id: str, subject: str = "job") -> None:
+        """Block until a DSQL job ends; raise :class:`~.errors.IndexJobFailed` if it failed."""
+        self.job_waiter.wait(dbapi_conn, job_id, subject)
+
     # -- isolation and savepoints ------------------------------------------------------
 
+    def get_isolation_level_values(self, dbapi_connection: Any) -> Sequence[IsolationLevel]:
+        return cast("list[IsolationLevel]", [*sorted(rules.ISOLATION_LEVELS), "AUTOCOMMIT"])
+
+    # A level PostgreSQL has and DSQL refuses raises DSQLUnsupportedError
+    # (naming the rule) where SQLAlchemy would raise its ArgumentError; any
+    # other value gets SQLAlchemy's own error.
+    def on_connect(self) -> Any:
+        level = _refused_isolation(self._requested_isolation)
+        if level is None:
+            return super().on_connect()
+
+        def refuse(dbapi_connection: Any) -> None:
+            raise DSQLUnsupportedError(f"isolation_level={level!r}", "isolation-level")
+
+        return refuse
+
+    def set_connection_execution_options(self, connection: Any, opts: Any) -> None:
+        level = _refused_isolation(opts.get("isolation_level"))
+        if level is not None:
+            raise DSQLUnsupportedError(f"isolation_level={level!r}", "isolation-level")
+        super().set_connection_execution_options(connection, opts)
+
     def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
-        if level not in _ALLOWED_ISOLATION:
+        if _refused_isolation(level) is not None:
             raise DSQLUnsupportedError(f"isolation_level={level!r}", "isolation-level")
         super().set_isolation_level(dbapi_connection, level)
 
@@ -159,3 +352,63 @@ class AuroraDSQLDialect(ConnectionMixin, ReflectionMixin, ExecutionMixin, PGDial
 
     def do_prepare_twophase(self, connection: Any, xid: Any) -> None:
         raise DSQLUnsupportedError("PREPARE TRANSACTION", "two-phase-commit")
+
+    # -- reflection (DSQL's catalog differences: .reflection) --------------------------
+
+    def get_schema_names(self, connection: Any, **kw: Any) -> list[str]:
+        return reflection.visible_schemas(super().get_schema_names(connection, **kw))
+
+    def _pg_class_filter_scope_schema(
+        self, query: Any, schema: str | None, scope: Any, pg_class_table: Any = None
+    ) -> Any:
+        # Every catalog query that lists or looks up tables, views and
+        # sequences is narrowed here (table names, oids for the get_multi_*
+        # methods, columns, foreign keys, comments, checks, has_table).
+        query = super()._pg_class_filter_scope_schema(query, schema, scope, pg_class_table=pg_class_table)
+        return reflection.without_hidden_schemas(query)
+
+    # PGDialect narrows DefaultDialect's get_multi_*(connection, **kw) to these parameters
+    def get_multi_indexes(  # type: ignore[override]
+        self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any
+    ) -> Any:
+        args = (connection, schema, filter_names, scope, kind)
+        found = super().get_multi_indexes(*args, **kw)
+        return reflection.dsql_indexes(self, found, lambda: self.get_multi_pk_constraint(*args, **kw))
+
+    def get_multi_unique_constraints(  # type: ignore[override]
+        self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any
+    ) -> Any:
+        found = super().get_multi_unique_constraints(connection, schema, filter_names, scope, kind, **kw)
+        return reflection.dsql_unique_constraints(self, found)
+
+    def get_multi_pk_constraint(  # type: ignore[override]
+        self, connection: Any, schema: Any, filter_names: Any, scope: Any, kind: Any, **kw: Any
+    ) -> Any:
+        found = super().get_multi_pk_constraint(connection, schema, filter_names, scope, kind, **kw)
+        return [(key, reflection.dsql_pk_constraint(pk)) for key, pk in found]
+
+    # -- driver hooks (the driver packages implement these) ----------------------------
+
+    def _rule_error(self, rule_id: str, **fields: object) -> Exception:
+        rule = rules.RULES[rule_id]
+        return self._server_error(rule.sqlstate, rule.server_message(**fields))
+
+    def _server_error(self, sqlstate: str, message: str) -> Exception:
+        """An exception of the driver's own classes carrying ``sqlstate``, as the
+        server would raise it (SQLAlchemy wraps it in a DBAPIError)."""
+        raise NotImplementedError
+
+    def _dbapi_transaction_status(self, dbapi_conn: Any) -> str:
+        """``"idle"``, ``"open"`` or ``"failed"`` (aborted, until ROLLBACK)."""
+        raise NotImplementedError
+
+    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
+        """Whether the driver connection has a transaction open."""
+        return self._dbapi_transaction_status(dbapi_conn) != "idle"
+
+
+def _register_alembic_if_loaded() -> None:
+    # Alembic in use (env.py imported it): let it find the auroradsql
+    # implementation, as other third-party dialects do with a guarded import.
+    if "alembic.ddl" in sys.modules:
+        from . import alembic_impl  # noqa: F401

@@ -126,6 +126,9 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
     compile-time refusals for what DSQL lacks."""
 
     dialect: AuroraDSQLDialect
+    followup_statements: list[str] | tuple[str, ...] = ()
+    """Statements the execution layer (and Alembic's offline SQL) runs right
+    after this one: the ``VALIDATE CONSTRAINT`` of an added constraint."""
 
     # -- tables ------------------------------------------------------------------
 

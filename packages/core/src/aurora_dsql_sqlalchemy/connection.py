@@ -13,16 +13,20 @@ For a DSQL endpoint the dialect
 * turns TLS on: ``sslmode=verify-full`` with ``sslrootcert=system`` (the
   operating system's CA store; needs libpq >= 16), and refuses
   ``sslmode=disable``;
-* recycles pooled connections before DSQL closes them at 60 minutes
-  (``pool_recycle`` about 55 minutes, jittered per connection) and pre-pings
-  them (``pool_pre_ping=True``), unless you set either yourself;
+* recycles pooled connections before DSQL closes them at 60 minutes (each
+  connection at its own deadline between 49.5 and 55 minutes) and pre-pings
+  them, unless you set ``pool_recycle`` / ``pool_pre_ping`` yourself: then
+  your setting means exactly what SQLAlchemy documents (``pool_recycle=-1``
+  never recycles, ``pool_pre_ping=False`` never pings).  A ``poolclass``
+  of your own gets no defaults;
 * tells an authentication failure from a transient one: a refused token is
   regenerated once, then :class:`~aurora_dsql_sqlalchemy.errors.DSQLAuthenticationError`
   says which credentials were used (never the token);
 * treats a connection DSQL dropped (lifetime, network, failover) as a
   disconnect, so the pool discards it and the next checkout works.
 
-Options, as ``create_engine`` keywords or URL query parameters (keywords win):
+Options, as ``create_engine`` keywords or URL query parameters (keywords
+win; see :mod:`aurora_dsql_sqlalchemy.options`):
 
 ``region``
     AWS region to sign for; default: read from the host name.
@@ -46,11 +50,11 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Final
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event, util
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL
 
 from . import rules
 from .auth import (
@@ -63,10 +67,12 @@ from .auth import (
 from .connect_retry import ConnectRetry, ConnectRetryPolicy, classify_connect_error
 from .errors import DSQLAuthenticationError, sqlstate_of
 
-__all__ = ["POOL_RECYCLE_JITTER", "ConnectionMixin"]
+if TYPE_CHECKING:
+    from sqlalchemy.pool import Pool
 
-URL_OPTIONS: Final = ("region", "profile", "token_duration", "iam_auth")
-"""URL query parameters the dialect consumes (they never reach the driver)."""
+    from .options import DialectOptions
+
+__all__ = ["POOL_RECYCLE_JITTER", "DSQLConnector"]
 
 POOL_RECYCLE_JITTER: Final = 0.1
 """Each pooled connection is recycled at a random point in the last 10 % of
@@ -107,104 +113,65 @@ _DISCONNECT_MESSAGES: Final = (
 closing a session at 60 minutes sends no error code, only end of stream."""
 
 
-def _as_bool(value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    return bool(util.asbool(value))
-
-
-def _first(*values: Any) -> Any:
-    for value in values:
-        if value is not None and value != "":
-            return value
-    return None
-
-
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " ".join(lines[:2]) if lines else type(err).__name__
 
 
-class ConnectionMixin:
-    """Connection behaviour of the Aurora DSQL dialect: mixed in before the
-    driver dialect, so these methods wrap the driver's."""
+class DSQLConnector:
+    """How the dialect connects: connect arguments, IAM tokens, TLS, pool
+    defaults and disconnect detection.  One per dialect; the dialect's
+    ``create_connect_args`` / ``connect`` / ``is_disconnect`` /
+    ``get_dialect_pool_class`` delegate here."""
 
     host_is_dsql: bool = False
-    """Whether the URL's host is an Aurora DSQL endpoint (set by ``create_connect_args``)."""
-
+    """Whether the URL's host is an Aurora DSQL endpoint."""
     iam_auth: bool = False
     """Whether new connections get an IAM token as password."""
-
     token_provider: IAMTokenProvider | None = None
     """The engine's token signer and cache (``None`` without IAM auth, or when
     a password was given in the URL)."""
+    token_region: str | None = None
+    """The region tokens are signed for."""
 
     def __init__(
-        self,
-        region: str | None = None,
-        profile: str | None = None,
-        token_duration: float | None = None,
-        iam_auth: bool | None = None,
-        aws_session: Any = None,
-        connect_retry: ConnectRetryPolicy | None = None,
-        **kw: Any,
+        self, dialect: Any, aws_session: Any = None, retry: ConnectRetryPolicy | None = None
     ) -> None:
-        # positional-or-keyword on purpose: create_engine() forwards only the
-        # keywords it finds in the positional part of a dialect's __init__
-        super().__init__(**kw)
-        self._iam_region = region
-        self._iam_profile = profile
-        self._iam_token_duration = token_duration
-        self._iam_auth_requested = _as_bool(iam_auth)
-        self._aws_session = aws_session
-        self._token_region: str | None = None
+        self.dialect = dialect
+        self.aws_session = aws_session
+        self.retry = ConnectRetry(retry)
         self._tls_defaults: dict[str, str] = {}
-        self.connect_retry = ConnectRetry(connect_retry)
 
     # -- connect arguments --------------------------------------------------------
 
-    def create_connect_args(self, url: URL) -> Any:
-        query = url.query
-        own = {key: query[key] for key in URL_OPTIONS if key in query}
-        if own:
-            url = url.difference_update_query(list(own))
-        region = _first(self._iam_region, own.get("region"))
-        profile = _first(self._iam_profile, own.get("profile"))
-        duration = _first(self._iam_token_duration, own.get("token_duration"))
-        requested = _first(self._iam_auth_requested, _as_bool(own.get("iam_auth")))
-
-        cargs, cparams = super().create_connect_args(url)  # type: ignore[misc]
+    def connect_args(self, options: DialectOptions, cparams: MutableMapping[str, Any]) -> None:
+        """Complete the driver's connect parameters for ``options`` (in place)."""
         host = cparams.get("host")
+        requested = options.iam_auth
         self.host_is_dsql = is_dsql_host(host)
-        if not self.host_is_dsql and looks_like_dsql_host(host) and requested is None:
+        if host and not self.host_is_dsql and looks_like_dsql_host(host) and requested is None:
             parse_host(host)  # raises, naming the expected form
         self.iam_auth = bool(self.host_is_dsql if requested is None else requested)
-
         if self.host_is_dsql:
             self._apply_tls_defaults(cparams)
-
         self.token_provider = None
         if self.iam_auth and cparams.get("password") is None:
-            try:
-                duration_s = None if duration is None else float(duration)
-            except ValueError:
-                raise sa_exc.ArgumentError(
-                    f"token_duration={duration!r}: give a number of seconds"
-                ) from None
             provider = IAMTokenProvider(
-                region=region,
-                profile=profile,
-                token_duration=duration_s,
-                session=self._aws_session,
+                region=options.region,
+                profile=options.profile,
+                token_duration=options.token_duration,
+                session=self.aws_session,
             )
-            self._token_region = provider.resolve_region(host)
-            self.token_provider = provider
-        return cargs, cparams
+            self.token_region = provider.resolve_region(host)
+            # asyncio: sign (and refresh credentials) off the event loop
+            self.token_provider = (
+                _ThreadedTokenProvider(provider) if self.dialect.is_async else provider  # type: ignore[assignment]
+            )
 
-    def _libpq_version(self) -> int | None:
+    def libpq_version(self) -> int | None:
         """libpq's version as an integer (160002 = 16.2), or None if unknown."""
-        dbapi = getattr(self, "dbapi", None)
+        dbapi = getattr(self.dialect, "dbapi", None)
         extensions = getattr(dbapi, "extensions", None)
         if extensions is not None and hasattr(extensions, "libpq_version"):  # psycopg2
             return int(extensions.libpq_version())
@@ -213,7 +180,7 @@ class ConnectionMixin:
             return int(pq.version())
         return None
 
-    def _apply_tls_defaults(self, cparams: dict[str, Any]) -> None:
+    def _apply_tls_defaults(self, cparams: MutableMapping[str, Any]) -> None:
         sslmode = cparams.get("sslmode")
         _refuse_plaintext(sslmode)
         self._tls_defaults = {}
@@ -221,7 +188,7 @@ class ConnectionMixin:
             cparams["sslmode"] = self._tls_defaults["sslmode"] = "verify-full"
             sslmode = "verify-full"
         if sslmode in _VERIFYING_SSLMODES and not cparams.get("sslrootcert"):
-            version = self._libpq_version()
+            version = self.libpq_version()
             if version is not None and version < LIBPQ_SYSTEM_ROOTCERT:
                 if "sslmode" not in self._tls_defaults:
                     return  # the user chose verification: libpq's own default root cert applies
@@ -229,7 +196,7 @@ class ConnectionMixin:
                 raise sa_exc.ArgumentError(
                     f"Aurora DSQL needs TLS, and the dialect verifies the server with the "
                     f"system CA store (sslrootcert=system), which needs libpq >= 16; "
-                    f"{getattr(self, 'driver', 'the driver')} uses libpq {major}.{minor % 100}. "
+                    f"{getattr(self.dialect, 'driver', 'the driver')} uses libpq {major}.{minor % 100}. "
                     f"Download the Amazon root CA ({AMAZON_ROOT_CA_URL}) and add "
                     "'?sslrootcert=/path/to/AmazonRootCA1.pem' to the URL (or "
                     "connect_args={'sslrootcert': ...}), or install a driver built with "
@@ -240,31 +207,34 @@ class ConnectionMixin:
 
     # -- connecting -------------------------------------------------------------------
 
-    def connect(self, *cargs: Any, **cparams: Any) -> Any:
-        """Open a driver connection, paced and retried on DSQL's passing refusals
-        (see :mod:`~aurora_dsql_sqlalchemy.connect_retry`)."""
-        return self.connect_retry.connect(
-            lambda: self._connect_signed(cargs, cparams),
-            sleep=ConnectRetry.sleeper(bool(getattr(self, "is_async", False))),
+    def connect(self, open_: Callable[..., Any], cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+        """Open a driver connection with ``open_`` (the driver dialect's
+        ``connect``), paced and retried on DSQL's passing refusals (see
+        :mod:`~aurora_dsql_sqlalchemy.connect_retry`)."""
+        return self.retry.connect(
+            lambda: self._connect_signed(open_, cargs, cparams),
+            sleep=ConnectRetry.sleeper(bool(self.dialect.is_async)),
         )
 
-    def _connect_signed(self, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
-        """Open a driver connection, with an IAM token as password when needed."""
+    def _connect_signed(
+        self, open_: Callable[..., Any], cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
+        """One connection attempt, with an IAM token as password when needed."""
         if self.host_is_dsql:
-            self._settle_tls(cparams)
+            self.settle_tls(cparams)
         provider = self.token_provider
         if provider is None or cparams.get("password") is not None:
-            return self._connect_with_password(cargs, cparams)
+            return self._connect_with_password(open_, cargs, cparams)
 
         host, user = cparams.get("host"), cparams.get("user")
-        token = provider.token(host, user, self._token_region)
+        token = provider.token(host, user, self.token_region)
         try:
-            return super().connect(*cargs, **{**cparams, "password": token})  # type: ignore[misc]
+            return open_(*cargs, **{**cparams, "password": token})
         except Exception as err:
-            if not self._is_auth_failure(err):
+            if not self.is_auth_failure(err):
                 raise
             if rules.WRONG_TOKEN_ACTION.search(str(err)):
-                raise self._wrong_action_error(user, err) from err
+                raise self.wrong_action_error(user, err) from err
             if classify_connect_error(err) == "access-denied":  # no "Signature expired": re-signing cannot help
                 raise DSQLAuthenticationError(
                     f"Aurora DSQL refused the IAM auth token: {_first_line(err)}. Not retried: "
@@ -275,11 +245,11 @@ class ConnectionMixin:
         # the token was refused: an expired role session, credentials rotated
         # since it was cached, a clock jump.  Sign once more, then stop.
         provider.invalidate(token)
-        token = provider.token(host, user, self._token_region)
+        token = provider.token(host, user, self.token_region)
         try:
-            return super().connect(*cargs, **{**cparams, "password": token})  # type: ignore[misc]
+            return open_(*cargs, **{**cparams, "password": token})
         except Exception as err:
-            if not self._is_auth_failure(err):
+            if not self.is_auth_failure(err):
                 raise
             identity = provider.describe_identity(host, user)
             raise DSQLAuthenticationError(
@@ -291,15 +261,17 @@ class ConnectionMixin:
                 f"First refusal: {_first_line(first)}"
             ) from err
 
-    def _connect_with_password(self, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+    def _connect_with_password(
+        self, open_: Callable[..., Any], cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
         try:
-            return super().connect(*cargs, **cparams)  # type: ignore[misc]
+            return open_(*cargs, **cparams)
         except Exception as err:
-            if not (self.host_is_dsql or self.iam_auth) or not self._is_auth_failure(err):
+            if not (self.host_is_dsql or self.iam_auth) or not self.is_auth_failure(err):
                 raise
             user = cparams.get("user")
             if rules.WRONG_TOKEN_ACTION.search(str(err)):
-                raise self._wrong_action_error(user, err) from err
+                raise self.wrong_action_error(user, err) from err
             raise DSQLAuthenticationError(
                 f"Aurora DSQL refused the password supplied for user {user!r}: "
                 f"{_first_line(err)}. A password in the URL, in connect_args or from a "
@@ -308,10 +280,14 @@ class ConnectionMixin:
                 "sign a fresh token for every connection."
             ) from err
 
-    def _is_auth_failure(self, err: BaseException) -> bool:
-        dbapi = getattr(self, "loaded_dbapi", None) or getattr(self, "dbapi", None)
+    def _driver_error(self, err: BaseException) -> bool:
+        dbapi = getattr(self.dialect, "loaded_dbapi", None) or getattr(self.dialect, "dbapi", None)
         error_cls = getattr(dbapi, "Error", None)
-        if error_cls is not None and not isinstance(err, error_cls):
+        return error_cls is not None and isinstance(err, error_cls)
+
+    def is_auth_failure(self, err: BaseException) -> bool:
+        """Whether ``err`` is the driver refusing the password (the token)."""
+        if not self._driver_error(err):
             return False
         text = str(err)
         return bool(
@@ -319,7 +295,7 @@ class ConnectionMixin:
         )
 
     @staticmethod
-    def _wrong_action_error(user: str | None, err: BaseException) -> DSQLAuthenticationError:
+    def wrong_action_error(user: str | None, err: BaseException) -> DSQLAuthenticationError:
         return DSQLAuthenticationError(
             f"Aurora DSQL: {_first_line(err)}. User 'admin' must connect with a "
             "DbConnectAdmin token and every other role with a DbConnect token "
@@ -328,7 +304,7 @@ class ConnectionMixin:
             "drop the password and let the dialect sign the right kind."
         )
 
-    def _settle_tls(self, cparams: dict[str, Any]) -> None:
+    def settle_tls(self, cparams: dict[str, Any]) -> None:
         """Re-check TLS after ``connect_args`` were merged in: refuse plaintext, and
         drop the default ``sslrootcert=system`` if the user chose a non-verifying
         mode (libpq refuses ``system`` with those)."""
@@ -343,12 +319,9 @@ class ConnectionMixin:
 
     # -- disconnects -------------------------------------------------------------------
 
-    def is_disconnect(self, e: Any, connection: Any, cursor: Any) -> bool:
-        if super().is_disconnect(e, connection, cursor):  # type: ignore[misc]
-            return True
-        dbapi = getattr(self, "loaded_dbapi", None) or getattr(self, "dbapi", None)
-        error_cls = getattr(dbapi, "Error", None)
-        if error_cls is None or not isinstance(e, error_cls):
+    def is_disconnect(self, e: Any) -> bool:
+        """A connection DSQL dropped, beyond what the driver dialect recognises."""
+        if not self._driver_error(e):
             return False
         text = str(e)
         if rules.AUTH_FAILURE_PATTERN.search(text):
@@ -361,31 +334,80 @@ class ConnectionMixin:
 
     # -- pool defaults -------------------------------------------------------------------
 
-    @classmethod
-    def engine_created(cls, engine: Any) -> None:
-        """Pool defaults for DSQL: recycle before the 60-minute limit (jittered per
-        connection) and pre-ping, unless the engine was created with its own
-        ``pool_recycle`` / ``pool_pre_ping``."""
-        parent = getattr(super(), "engine_created", None)
-        if parent is not None:
-            parent(engine)
-        dialect = engine.dialect
-        if not (getattr(dialect, "host_is_dsql", False) or getattr(dialect, "token_provider", None)):
-            return  # a PostgreSQL server (local mode): no lifetime limit, no pre-ping round trip
-        pool = engine.pool
-        recycle = getattr(pool, "_recycle", None)
-        if recycle == -1:
-            pool._recycle = rules.POOL_RECYCLE_SECONDS
-            _install_recycle_jitter(pool, rules.POOL_RECYCLE_SECONDS, POOL_RECYCLE_JITTER)
-        elif recycle is not None and recycle > rules.CONNECTION_LIFETIME_SECONDS:
+    def pool_class(self, base: type[Pool]) -> type[Pool]:
+        """The pool class for this engine: ``base`` with DSQL's defaults when
+        connecting to DSQL (or with IAM auth), else ``base`` itself."""
+        if not (self.host_is_dsql or self.token_provider is not None):
+            return base  # a PostgreSQL server (local mode): no lifetime limit, no pre-ping round trip
+        return _dsql_pool(base)
+
+
+_DSQL_POOLS: dict[type, type] = {}
+
+
+def _dsql_pool(base: type[Pool]) -> type[Pool]:
+    """``base`` whose ``pool_pre_ping`` / ``pool_recycle`` default to DSQL's needs.
+
+    Not given: pre-ping on, and every connection recycled at its own jittered
+    deadline before DSQL's 60-minute limit.  Given (also ``pool_pre_ping=False``
+    or ``pool_recycle=-1``): exactly what SQLAlchemy documents."""
+
+    def __init__(
+        self: Any, creator: Any, recycle: int | None = None, pre_ping: bool | None = None, **kw: Any
+    ) -> None:
+        if recycle is not None and recycle > rules.CONNECTION_LIFETIME_SECONDS:
             util.warn(
                 f"pool_recycle={recycle} is longer than the {rules.CONNECTION_LIFETIME_SECONDS} s "
                 "Aurora DSQL lets a connection live; connections will be dropped by the "
                 "server first (pre-ping catches them). Leave pool_recycle unset for the "
                 "dialect's default."
             )
-        if hasattr(pool, "_pre_ping") and not pool._pre_ping:
-            pool._pre_ping = True
+        base.__init__(  # type: ignore[misc]
+            self,
+            creator,
+            recycle=-1 if recycle is None else recycle,
+            pre_ping=True if pre_ping is None else pre_ping,
+            **kw,
+        )
+        if recycle is None:
+            _install_recycle_jitter(self, rules.POOL_RECYCLE_SECONDS, POOL_RECYCLE_JITTER)
+
+    cls = _DSQL_POOLS.get(base)
+    if cls is None:
+        namespace = {"__init__": __init__, "__module__": __name__}
+        cls = _DSQL_POOLS[base] = type(f"DSQL{base.__name__}", (base,), namespace)
+    return cls
+
+
+class _ThreadedTokenProvider:
+    """Wraps an :class:`~aurora_dsql_sqlalchemy.auth.IAMTokenProvider` for asyncio:
+    ``token()`` (a cached token, or signing one) and ``describe_identity()``
+    (reads credentials) run in a worker thread, awaited from the greenlet
+    SQLAlchemy connects in, so the event loop keeps running meanwhile."""
+
+    def __init__(self, provider: IAMTokenProvider) -> None:
+        self.provider = provider
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.provider, name)
+
+    def token(self, host: str | None, user: str | None, region: str | None = None) -> str:
+        return _in_thread(self.provider.token, host, user, region)  # type: ignore[no-any-return]
+
+    def describe_identity(self, host: str | None, user: str | None) -> str:
+        return _in_thread(self.provider.describe_identity, host, user)  # type: ignore[no-any-return]
+
+
+def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn`` in a worker thread and wait for it without blocking the event
+    loop (from SQLAlchemy's greenlet); called elsewhere, just run it."""
+    import asyncio
+
+    from ._compat import await_, in_greenlet
+
+    if not in_greenlet():
+        return fn(*args)
+    return await_(asyncio.to_thread(fn, *args))
 
 
 def _refuse_plaintext(sslmode: Any) -> None:

@@ -22,6 +22,7 @@ kept out of what you get back:
   Lookups by name (``has_table(..., schema="sys")``,
   ``Table(..., schema="sys", autoload_with=...)``) don't find its objects
   either; declare a ``Table`` for ``sys.jobs`` yourself if you query it.
+  Local mode's emulation schema, ``aurora_dsql_local``, is hidden the same way.
 
 Dialect options
 ---------------
@@ -58,7 +59,7 @@ otherwise write ``NULLS DISTINCT`` into its DDL.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import schema as sa_schema
@@ -66,14 +67,19 @@ from sqlalchemy import sql
 from sqlalchemy.dialects.postgresql import pg_catalog
 
 from . import rules
+from .local.jobs import LOCAL_SCHEMA
 
 __all__ = [
-    "ReflectionMixin",
+    "HIDDEN_SCHEMAS",
     "declared_options",
     "dsql_index",
+    "dsql_indexes",
     "dsql_pk_constraint",
     "dsql_unique_constraint",
+    "dsql_unique_constraints",
     "is_primary_key_index",
+    "visible_schemas",
+    "without_hidden_schemas",
 ]
 
 _PG_PREFIX = "postgresql_"
@@ -165,104 +171,56 @@ def is_primary_key_index(index: Mapping[str, Any], primary_key_name: str | None)
     return primary_key_name is not None and index.get("name") == primary_key_name
 
 
-class ReflectionMixin:
-    """Reflection behaviour of the Aurora DSQL dialect: PostgreSQL's
-    reflection, with the DSQL-only parts of the catalog kept out of the
-    results (see the module documentation)."""
+HIDDEN_SCHEMAS: frozenset[str] = rules.SYSTEM_SCHEMAS | {LOCAL_SCHEMA}
+"""DSQL's own schemas, and local mode's emulation schema: never reflected."""
 
-    name: str
 
-    # -- the sys schema ------------------------------------------------------------
+def visible_schemas(names: Iterable[str]) -> list[str]:
+    """Schema names without :data:`HIDDEN_SCHEMAS`."""
+    return [name for name in names if name not in HIDDEN_SCHEMAS]
 
-    def get_schema_names(self, connection: Any, **kw: Any) -> list[str]:
-        names = super().get_schema_names(connection, **kw)  # type: ignore[misc]
-        return [name for name in names if name not in rules.SYSTEM_SCHEMAS]
 
-    def _pg_class_filter_scope_schema(
-        self, query: Any, schema: str | None, scope: Any, pg_class_table: Any = None
-    ) -> Any:
-        # Every catalog query that lists or looks up tables, views and
-        # sequences is narrowed here (table names, oids for the get_multi_*
-        # methods, columns, foreign keys, comments, checks, has_table).
-        query = super()._pg_class_filter_scope_schema(  # type: ignore[misc]
-            query, schema, scope, pg_class_table=pg_class_table
+def without_hidden_schemas(query: Any) -> Any:
+    """A catalog query of ``pg_class`` narrowed to exclude :data:`HIDDEN_SCHEMAS`."""
+    nspname = pg_catalog.pg_namespace.c.nspname
+    return query.where(sql.and_(*(nspname != name for name in sorted(HIDDEN_SCHEMAS))))
+
+
+def dsql_indexes(
+    dialect: Any,
+    found: Iterable[tuple[Any, list[dict[str, Any]]]],
+    primary_keys: Callable[[], Iterable[tuple[Any, Mapping[str, Any]]]],
+) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """``get_multi_indexes`` results as the dialect reports them: the
+    primary key's index left out, options under the dialect's prefix.
+    ``primary_keys`` (the tables' primary keys) is asked only when a unique
+    index could be one."""
+    found = list(found)
+    names: dict[Any, str | None] = {}
+    if any(index.get("unique") for _, indexes in found for index in indexes):
+        names = {key: pk.get("name") for key, pk in primary_keys()}
+    declared = declared_options(dialect, sa_schema.Index)
+    prefix = f"{dialect.name}_"
+    return [
+        (
+            key,
+            [
+                dsql_index(index, prefix=prefix, declared=declared)
+                for index in indexes
+                if not is_primary_key_index(index, names.get(key))
+            ],
         )
-        nspname = pg_catalog.pg_namespace.c.nspname
-        return query.where(sql.and_(*(nspname != name for name in sorted(rules.SYSTEM_SCHEMAS))))
+        for key, indexes in found
+    ]
 
-    # -- indexes and constraints -------------------------------------------------------
 
-    def get_multi_indexes(
-        self,
-        connection: Any,
-        schema: str | None,
-        filter_names: Any,
-        scope: Any,
-        kind: Any,
-        **kw: Any,
-    ) -> Iterable[tuple[Any, list[dict[str, Any]]]]:
-        found = list(
-            super().get_multi_indexes(  # type: ignore[misc]
-                connection, schema, filter_names, scope, kind, **kw
-            )
-        )
-        primary_keys: dict[Any, str | None] = {}
-        if any(index.get("unique") for _, indexes in found for index in indexes):
-            primary_keys = {
-                key: pk.get("name")
-                for key, pk in self.get_multi_pk_constraint(
-                    connection, schema, filter_names, scope, kind, **kw
-                )
-            }
-        declared = declared_options(self, sa_schema.Index)
-        prefix = f"{self.name}_"
-        return [
-            (
-                key,
-                [
-                    dsql_index(index, prefix=prefix, declared=declared)
-                    for index in indexes
-                    if not is_primary_key_index(index, primary_keys.get(key))
-                ],
-            )
-            for key, indexes in found
-        ]
-
-    def get_multi_unique_constraints(
-        self,
-        connection: Any,
-        schema: str | None,
-        filter_names: Any,
-        scope: Any,
-        kind: Any,
-        **kw: Any,
-    ) -> Iterable[tuple[Any, list[dict[str, Any]]]]:
-        found = super().get_multi_unique_constraints(  # type: ignore[misc]
-            connection, schema, filter_names, scope, kind, **kw
-        )
-        declared = declared_options(self, sa_schema.UniqueConstraint)
-        prefix = f"{self.name}_"
-        return [
-            (
-                key,
-                [
-                    dsql_unique_constraint(uc, prefix=prefix, declared=declared)
-                    for uc in constraints
-                ],
-            )
-            for key, constraints in found
-        ]
-
-    def get_multi_pk_constraint(
-        self,
-        connection: Any,
-        schema: str | None,
-        filter_names: Any,
-        scope: Any,
-        kind: Any,
-        **kw: Any,
-    ) -> Iterable[tuple[Any, dict[str, Any]]]:
-        found = super().get_multi_pk_constraint(  # type: ignore[misc]
-            connection, schema, filter_names, scope, kind, **kw
-        )
-        return [(key, dsql_pk_constraint(pk)) for key, pk in found]
+def dsql_unique_constraints(
+    dialect: Any, found: Iterable[tuple[Any, list[dict[str, Any]]]]
+) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """``get_multi_unique_constraints`` results as the dialect reports them."""
+    declared = declared_options(dialect, sa_schema.UniqueConstraint)
+    prefix = f"{dialect.name}_"
+    return [
+        (key, [dsql_unique_constraint(uc, prefix=prefix, declared=declared) for uc in constraints])
+        for key, constraints in found
+    ]

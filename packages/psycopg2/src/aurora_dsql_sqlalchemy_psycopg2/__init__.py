@@ -17,8 +17,10 @@ if getattr(_core, "__version__", "1").partition(".")[0] != "2":
 import functools
 from typing import Any
 
+from aurora_dsql_sqlalchemy import rules
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
-from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2, PGExecutionContext_psycopg2
 
 __all__ = ["AuroraDSQLDialect_psycopg2"]
 
@@ -38,27 +40,35 @@ def _error_class(sqlstate: str) -> type:
     return type(base.__name__, (base,), namespace)
 
 
+class AuroraDSQLExecutionContext_psycopg2(AuroraDSQLExecutionContext, PGExecutionContext_psycopg2):
+    pass
+
+
 class AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2):  # type: ignore[misc]
     """``auroradsql+psycopg2``: Aurora DSQL over psycopg2."""
 
     supports_statement_cache = True
+    execution_ctx_cls = AuroraDSQLExecutionContext_psycopg2
 
     def _server_error(self, sqlstate: str, message: str) -> Exception:
         return _error_class(sqlstate)(message)  # type: ignore[no-any-return]
 
-    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
+    def _dbapi_transaction_status(self, dbapi_conn: Any) -> str:
         from psycopg2 import extensions
 
-        return dbapi_conn.get_transaction_status() != extensions.TRANSACTION_STATUS_IDLE
+        status = dbapi_conn.get_transaction_status()
+        if status == extensions.TRANSACTION_STATUS_IDLE:
+            return "idle"
+        return "failed" if status == extensions.TRANSACTION_STATUS_INERROR else "open"
 
     def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
         # psycopg2 re-sends its session isolation and read-only settings as
         # SET default_transaction_* whenever autocommit changes, and DSQL
         # refuses default_transaction_read_only.  Keep psycopg2's isolation at
-        # DEFAULT (None; DSQL's only level is REPEATABLE READ) or AUTOCOMMIT (0),
-        # which it switches without SET statements (ending an open transaction,
-        # as the stock dialect does).
-        if level not in ("AUTOCOMMIT", "REPEATABLE READ"):
+        # DEFAULT (None; DSQL's only level) or AUTOCOMMIT (0), which it switches
+        # without SET statements (ending an open transaction, as the stock
+        # dialect does).
+        if level not in rules.ISOLATION_LEVELS and level != "AUTOCOMMIT":
             AuroraDSQLDialect.set_isolation_level(self, dbapi_connection, level)  # refuses
         dbapi_connection.set_isolation_level(0 if level == "AUTOCOMMIT" else None)
 

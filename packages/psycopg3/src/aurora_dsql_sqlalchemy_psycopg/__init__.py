@@ -14,48 +14,56 @@ __version__ = "2.0.0"
 if getattr(_core, "__version__", "1").partition(".")[0] != "2":
     raise ImportError(f"aurora-dsql-sqlalchemy-psycopg {__version__} needs the aurora-dsql-sqlalchemy core 2.x, not the one in {_core.__file__} (AWS's 1.x dialect has the same import name). From a clone of the repository: pip install ./packages/core; once published: pip install 'aurora-dsql-sqlalchemy>=2,<3'.")
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any  # noqa: E402
 
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
+from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext
 from sqlalchemy.dialects.postgresql.psycopg import (
     PGDialect_psycopg,
     PGDialectAsync_psycopg,
+    PGExecutionContext_psycopg,
 )
-
-if TYPE_CHECKING:
-    from aurora_dsql_sqlalchemy.auth import IAMTokenProvider
 
 __all__ = ["AuroraDSQLDialect_psycopg", "AuroraDSQLDialect_psycopg_async"]
 
 
-class _PsycopgHooks:
-    """The execution layer's two driver hooks, shared by the sync and async dialects."""
+class AuroraDSQLExecutionContext_psycopg(AuroraDSQLExecutionContext, PGExecutionContext_psycopg):
+    pass
+
+
+class _AuroraDSQLDialect_common_psycopg(AuroraDSQLDialect):
+    """What the sync and async psycopg 3 dialects share: psycopg's errors and
+    transaction status."""
+
+    execution_ctx_cls = AuroraDSQLExecutionContext_psycopg
+
+    @classmethod
+    def get_async_dialect_cls(cls, url: Any) -> type:
+        return AuroraDSQLDialect_psycopg_async
 
     def _server_error(self, sqlstate: str, message: str) -> Exception:
         from psycopg import errors
 
         return errors.lookup(sqlstate)(message)  # psycopg's classes carry .sqlstate
 
-    def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
+    def _dbapi_transaction_status(self, dbapi_conn: Any) -> str:
         from psycopg.pq import TransactionStatus
 
         # psycopg's connection, or SQLAlchemy's adaptation of the async one
         driver_conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)
-        return driver_conn.info.transaction_status != TransactionStatus.IDLE  # type: ignore[no-any-return]
+        status = driver_conn.info.transaction_status
+        if status == TransactionStatus.IDLE:
+            return "idle"
+        return "failed" if status == TransactionStatus.INERROR else "open"
 
 
-class AuroraDSQLDialect_psycopg(_PsycopgHooks, AuroraDSQLDialect, PGDialect_psycopg):  # type: ignore[misc]
+class AuroraDSQLDialect_psycopg(_AuroraDSQLDialect_common_psycopg, PGDialect_psycopg):  # type: ignore[misc]
     """``auroradsql+psycopg``: Aurora DSQL over psycopg 3."""
 
     supports_statement_cache = True
 
-    @classmethod
-    def get_async_dialect_cls(cls, url: Any) -> type:
-        return AuroraDSQLDialect_psycopg_async
 
-
-
-class AuroraDSQLDialect_psycopg_async(_PsycopgHooks, AuroraDSQLDialect, PGDialectAsync_psycopg):  # type: ignore[misc]
+class AuroraDSQLDialect_psycopg_async(_AuroraDSQLDialect_common_psycopg, PGDialectAsync_psycopg):  # type: ignore[misc]
     """``auroradsql+psycopg_async``: Aurora DSQL over psycopg 3's asyncio connection.
 
     Use it with :func:`sqlalchemy.ext.asyncio.create_async_engine`; it behaves
@@ -66,53 +74,3 @@ class AuroraDSQLDialect_psycopg_async(_PsycopgHooks, AuroraDSQLDialect, PGDialec
     """
 
     supports_statement_cache = True
-
-    @classmethod
-    def get_async_dialect_cls(cls, url: Any) -> type:
-        return AuroraDSQLDialect_psycopg_async
-
-    def create_connect_args(self, url: Any) -> Any:
-        cargs, cparams = super().create_connect_args(url)
-        provider = getattr(self, "token_provider", None)
-        if provider is not None and not isinstance(provider, _ThreadedTokenProvider):
-            # duck-typed: same methods, run off the event loop
-            self.token_provider = cast("IAMTokenProvider", _ThreadedTokenProvider(provider))
-        return cargs, cparams
-
-    def _rewind_job_row(self, cursor: Any, row: Any) -> None:
-        # SQLAlchemy's asyncio cursor has already buffered the result (a deque
-        # in ``_rows``, SQLAlchemy 2.0 and 2.1); psycopg's async scroll() would
-        # need awaiting and would not refill that buffer.
-        cursor._rows.appendleft(row)
-
-
-class _ThreadedTokenProvider:
-    """Wraps an :class:`~aurora_dsql_sqlalchemy.auth.IAMTokenProvider` for asyncio:
-    ``token()`` (a cached token, or signing one) and ``describe_identity()``
-    (reads credentials) run in a worker thread, awaited from the greenlet
-    SQLAlchemy connects in, so the event loop keeps running meanwhile."""
-
-    def __init__(self, provider: Any) -> None:
-        self.provider = provider
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.provider, name)
-
-    def token(self, host: str | None, user: str | None, region: str | None = None) -> str:
-        return _in_thread(self.provider.token, host, user, region)  # type: ignore[no-any-return]
-
-    def describe_identity(self, host: str | None, user: str | None) -> str:
-        return _in_thread(self.provider.describe_identity, host, user)  # type: ignore[no-any-return]
-
-
-def _in_thread(fn: Any, *args: Any) -> Any:
-    """Run ``fn`` in a worker thread and wait for it without blocking the event
-    loop (from SQLAlchemy's greenlet); called elsewhere, just run it."""
-    import asyncio
-
-    from sqlalchemy.util import concurrency
-
-    if not concurrency.in_greenlet():
-        return fn(*args)
-    await_ = getattr(concurrency, "await_", None) or concurrency.await_only
-    return await_(asyncio.to_thread(fn, *args))

@@ -3,26 +3,53 @@
 On DSQL, ``CREATE INDEX ASYNC`` and ``ALTER TABLE ASYNC ... VALIDATE
 CONSTRAINT`` answer with one row, a text ``job_id``; ``sys.jobs`` lists jobs
 with their status, and ``CALL sys.wait_for_job(id)`` blocks until a job ends
-and answers ``succeeded``.  Local mode gives PostgreSQL the same surface: a
-``sys`` schema with a ``jobs`` table and a ``wait_for_job`` procedure, and the
-ASYNC statements run synchronously and are recorded as jobs.  A UNIQUE build
-over duplicate rows records a *failed* job, as DSQL does (DSQL also leaves an
-INVALID index behind; locally no index is left).  Code that waits for jobs
-runs unchanged.
+and answers ``succeeded``.
+
+Local mode gives PostgreSQL the same surface **without touching the user's
+schemas**: what the emulation needs lives in a schema of its own,
+``aurora_dsql_local`` (:data:`LOCAL_SCHEMA`: a ``jobs`` table, a
+``wait_for_job`` procedure and a ``run_job`` function), created on the first
+connection of a local-mode engine.  Statements that name ``sys.jobs`` or
+``sys.wait_for_job`` are sent with those names pointing there, so code
+written for DSQL runs unchanged and the database gets no ``sys`` schema
+DSQL would not have.  Reflection never lists ``aurora_dsql_local``.  To
+remove it: ``DROP SCHEMA aurora_dsql_local CASCADE``.
+
+The ASYNC statements run synchronously, in one round trip, through
+``run_job``: it counts the table's indexes first (strict mode: DSQL's limit
+of indexes per table), builds the index, records the job and answers its
+id.  A UNIQUE build over duplicate rows records a *failed* job, as DSQL does
+(DSQL also leaves an INVALID index behind; locally no index is left).
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
+import re
+from typing import Any, Final
 
-from ..errors import sqlstate_of
+__all__ = [
+    "LOCAL_SCHEMA",
+    "SESSION_OPTIONS",
+    "install_local_schema",
+    "localize",
+    "quote_ident",
+    "raise_on_server",
+    "run_job_sql",
+    "setup_session",
+]
 
-__all__ = ["install_sys_schema", "run_as_job", "setup_session"]
+LOCAL_SCHEMA: Final = "aurora_dsql_local"
+"""Where local mode keeps its job emulation (never DSQL's own ``sys``)."""
 
-_SYS_SCHEMA = """
-CREATE SCHEMA IF NOT EXISTS sys;
-CREATE TABLE IF NOT EXISTS sys.jobs (
+# Errors a synchronous build reports that DSQL reports as a failed job instead
+# (PL/pgSQL condition names).
+_JOB_FAILURES: Final = ("foreign_key_violation", "check_violation", "not_null_violation")
+
+_SCHEMA_SQL: Final = f"""
+CREATE SCHEMA IF NOT EXISTS {LOCAL_SCHEMA};
+COMMENT ON SCHEMA {LOCAL_SCHEMA} IS
+    'aurora-dsql-sqlalchemy local mode: emulation of Aurora DSQL''s sys.jobs';
+CREATE TABLE IF NOT EXISTS {LOCAL_SCHEMA}.jobs (
     job_id text PRIMARY KEY,
     status text NOT NULL,
     details text,
@@ -33,23 +60,55 @@ CREATE TABLE IF NOT EXISTS sys.jobs (
     start_time timestamptz NOT NULL DEFAULT now(),
     update_time timestamptz NOT NULL DEFAULT now()
 );
-CREATE OR REPLACE PROCEDURE sys.wait_for_job(job_id text, INOUT succeeded boolean DEFAULT NULL)
+CREATE OR REPLACE PROCEDURE {LOCAL_SCHEMA}.wait_for_job(job_id text, INOUT succeeded boolean DEFAULT NULL)
 LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT j.status = 'completed' INTO succeeded FROM sys.jobs j WHERE j.job_id = wait_for_job.job_id;
+    SELECT j.status = 'completed' INTO succeeded FROM {LOCAL_SCHEMA}.jobs j
+        WHERE j.job_id = wait_for_job.job_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'job % does not exist', wait_for_job.job_id USING ERRCODE = '42704';
+        RAISE EXCEPTION 'job % does not exist', wait_for_job.job_id USING ERRCODE = 'undefined_object';
     END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION {LOCAL_SCHEMA}.run_job(
+    statement text, job_type text, subject text,
+    tables text[], index_limit integer, limit_sqlstate text, limit_message text,
+    OUT job_id text, OUT details text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    relation text;
+BEGIN
+    FOREACH relation IN ARRAY coalesce(tables, '{{}}') LOOP
+        IF (SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = to_regclass(relation))
+                >= index_limit THEN
+            RAISE EXCEPTION USING ERRCODE = limit_sqlstate, MESSAGE = limit_message;
+        END IF;
+    END LOOP;
+    job_id := md5(random()::text || clock_timestamp()::text);
+    BEGIN
+        EXECUTE statement;
+    EXCEPTION
+        WHEN unique_violation THEN details := 'found duplicate key(s): ' || SQLERRM;
+        WHEN {" OR ".join(_JOB_FAILURES)} THEN details := SQLERRM;
+    END;
+    INSERT INTO {LOCAL_SCHEMA}.jobs (job_id, status, details, job_type, object_name)
+        VALUES (job_id, CASE WHEN details IS NULL THEN 'completed' ELSE 'failed' END,
+                details, job_type, subject);
 END
 $$;
 """
 
-# Errors a synchronous build reports that DSQL reports as a failed job instead.
-_JOB_FAILURES = {"23505", "23503", "23514", "23502"}
+_VERSION_PROBE: Final = (
+    f"SELECT to_regprocedure('{LOCAL_SCHEMA}.run_job(text, text, text, text[], integer, text, text)') IS NOT NULL"
+)
+
+_SYS_NAMES: Final = re.compile(
+    r'(?<![\w$."])(?:sys|"sys")\s*\.\s*("?)(jobs|wait_for_job)\1(?![\w$"])', re.IGNORECASE
+)
 
 
-def install_sys_schema(dbapi_conn: Any) -> None:
-    """Create the emulated ``sys`` schema once per database (idempotent, race-free)."""
+def install_local_schema(dbapi_conn: Any) -> None:
+    """Create :data:`LOCAL_SCHEMA` once per database (idempotent, race-free)."""
     previous = dbapi_conn.autocommit
     if previous:
         dbapi_conn.autocommit = False
@@ -58,11 +117,9 @@ def install_sys_schema(dbapi_conn: Any) -> None:
         dbapi_conn.rollback()
         # serialise concurrent first connections of several engines / processes
         cursor.execute("SELECT pg_advisory_xact_lock(4242420001)")
-        cursor.execute(
-            "SELECT to_regprocedure('sys.wait_for_job(text, boolean)') IS NOT NULL"
-        )
+        cursor.execute(_VERSION_PROBE)
         if not cursor.fetchone()[0]:
-            cursor.execute(_SYS_SCHEMA)
+            cursor.execute(_SCHEMA_SQL)
         dbapi_conn.commit()
     except BaseException:
         dbapi_conn.rollback()
@@ -72,7 +129,16 @@ def install_sys_schema(dbapi_conn: Any) -> None:
         dbapi_conn.autocommit = previous
 
 
-SESSION_OPTIONS = r"-c default_transaction_isolation=repeatable\ read -c timezone=UTC"
+def localize(sql: str) -> str | None:
+    """``sql`` with ``sys.jobs`` / ``sys.wait_for_job`` pointing at
+    :data:`LOCAL_SCHEMA`, or ``None`` if it names neither."""
+    if "sys" not in sql.lower():
+        return None
+    local, count = _SYS_NAMES.subn(lambda m: f"{LOCAL_SCHEMA}.{m.group(2)}", sql)
+    return local if count else None
+
+
+SESSION_OPTIONS: Final = r"-c default_transaction_isolation=repeatable\ read -c timezone=UTC"
 """DSQL's session defaults (REPEATABLE READ, UTC) as libpq startup options."""
 
 
@@ -92,60 +158,57 @@ def setup_session(dbapi_conn: Any) -> None:
         dbapi_conn.autocommit = previous
 
 
-def run_as_job(
-    dialect: Any, cursor: Any, plan: Any, sql: str, parameters: Any, subject: str
-) -> tuple[str, str | None]:
-    """Run an ASYNC statement synchronously (``sql`` has ASYNC removed) and record
-    it as a DSQL job.  Leaves ``cursor`` on a one-row result ``job_id``, as DSQL
-    does; returns the job id and, for a failed job, its details (else None)."""
-    if plan.job == "index" and dialect.local_mode == "strict":
-        _check_index_count(dialect, cursor, sql)
-    job_id = str(uuid.uuid4())
-    job_type = "INDEX_BUILD" if plan.job == "index" else "VALIDATE_CONSTRAINT"
-    status, details = "completed", None
-    try:
-        if parameters is not None:  # an empty set too: the driver turns "%%" back into "%"
-            cursor.execute(sql, parameters)
-        else:
-            cursor.execute(sql)
-    except Exception as error:
-        sqlstate = sqlstate_of(error)
-        if sqlstate not in _JOB_FAILURES:
-            raise
-        status = "failed"
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else sqlstate
-        details = (
-            f"found duplicate key(s): {detail}" if sqlstate == "23505" else detail
+def quote_ident(name: str) -> str:
+    """``name`` as a PostgreSQL identifier, always quoted (keeps case, spaces, quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str | None, percent: bool) -> str:
+    if text is None:
+        return "NULL"
+    value = "'" + text.replace("'", "''") + "'"
+    # the driver turns "%%" back into "%" when the statement has parameters
+    return value.replace("%", "%%") if percent else value
+
+
+def run_job_sql(
+    statement: str,
+    job_type: str,
+    subject: str,
+    tables: tuple[str, ...],
+    limit: tuple[int, str, str] | None,
+    *,
+    percent_escaped: bool,
+) -> str:
+    """The one statement that runs an ASYNC ``statement`` (ASYNC removed) as a
+    local job: answers ``(job_id, details)``, ``details`` set for a failed job.
+
+    ``tables`` are quoted relation names whose index count is checked against
+    ``limit`` = ``(indexes, sqlstate, message)`` first (``None``: no check).
+    ``percent_escaped``: ``statement`` will be sent with parameters, so its
+    ``%`` are written ``%%`` (and so must the literals around it be).
+    """
+    body = statement.replace("%%", "%") if percent_escaped else statement
+    count, sqlstate, message = limit if limit is not None else (0, None, None)
+    array = "ARRAY[" + ", ".join(_literal(t, percent_escaped) for t in tables) + "]::text[]"
+    args = ", ".join(
+        (
+            _literal(body, percent_escaped),
+            _literal(job_type, percent_escaped),
+            _literal(subject, percent_escaped),
+            array if tables and limit is not None else "NULL",
+            str(count),
+            _literal(sqlstate, percent_escaped),
+            _literal(message, percent_escaped),
         )
-    cursor.execute(
-        "INSERT INTO sys.jobs (job_id, status, details, job_type, object_name) "
-        "VALUES (%s, %s, %s, %s, %s) RETURNING job_id",
-        (job_id, status, details, job_type, subject),
     )
-    return job_id, (details or "failed") if status == "failed" else None
+    return f"SELECT job_id, details FROM {LOCAL_SCHEMA}.run_job({args})"
 
 
-def _check_index_count(dialect: Any, cursor: Any, sql: str) -> None:
-    """DSQL's limit of indexes per table needs the catalog, so it is checked
-    here, when an index is about to be built, rather than by the statement checker."""
-    if "indexes-per-table" in dialect.relaxed_rules:
-        return
-    from .checks import created_indexes
-
-    limit = dialect.limits.indexes_per_table
-    for table, _line in created_indexes(sql, placeholders=True):
-        cursor.execute(
-            "SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = to_regclass(%s)", (table,)
-        )
-        if cursor.fetchone()[0] >= limit:
-            raise dialect._rule_error("indexes-per-table")
-
-
-def raise_on_server(cursor: Any, rule: Any) -> None:
-    """Make PostgreSQL itself fail the current statement with DSQL's SQLSTATE
-    and message, aborting the transaction as DSQL would."""
-    message = rule.server_message().replace("'", "''")
+def raise_on_server(cursor: Any, sqlstate: str, message: str) -> None:
+    """Make PostgreSQL itself fail the current statement with ``sqlstate`` and
+    ``message``, aborting the transaction as DSQL would."""
     cursor.execute(
-        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '%s', MESSAGE = '%s'; END $$"
-        % (rule.sqlstate, message)
+        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = %s, MESSAGE = %s; END $$"
+        % (_literal(sqlstate, False), _literal(message, False))
     )

@@ -1,0 +1,260 @@
+"""Per-statement policy: the dialect's execution context.
+
+:class:`AuroraDSQLExecutionContext` is combined with each driver's own
+context (``class ..._psycopg(AuroraDSQLExecutionContext,
+PGExecutionContext_psycopg)``, as SQLAlchemy combines its contexts) and
+decides, for each statement, what DSQL's transaction shape asks for:
+
+``pre_exec``
+    find the statement's plan (what SQLAlchemy knows first: a compiled DDL
+    construct, a compiled INSERT/UPDATE/DELETE or SELECT; the text only for
+    ``text()`` / ``exec_driver_sql``); refuse it (strict local mode, or DDL
+    after writes); give DDL a transaction of its own under driver
+    autocommit; send the PostgreSQL form in local mode.
+``post_exec``
+    read a job's id and buffer the row again for the caller; run the
+    compiler's follow-up statements; count rows and bytes (strict mode).
+``handle_dbapi_exception``
+    restore the driver's autocommit after a failed DDL statement.
+
+The refusal itself is raised by the dialect's ``do_execute*`` (so
+SQLAlchemy wraps it as it wraps a server error), which then call ``super()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import schema as sa_schema
+from sqlalchemy import sql as sa_sql
+from sqlalchemy.dialects.postgresql.base import PGExecutionContext
+from sqlalchemy.engine.cursor import FullyBufferedCursorFetchStrategy
+from sqlalchemy.engine.interfaces import ExecuteStyle
+
+from . import rules
+from .compiler import AuroraDSQLDDLCompiler
+from .jobs import ASK
+from .local.jobs import quote_ident
+from .local.mode import LocalMode, TransactionState
+from .statements import Kind, StatementPlan
+
+if TYPE_CHECKING:
+    from .base import AuroraDSQLDialect
+
+__all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_of"]
+
+_STATE_KEY = "auroradsql_txn"
+
+
+class Refusal:
+    """A statement the dialect will not send: its SQLSTATE and DSQL's message.
+    ``aborts``: DSQL itself would refuse it, aborting the transaction."""
+
+    __slots__ = ("aborts", "message", "sqlstate")
+
+    def __init__(self, sqlstate: str, message: str, aborts: bool) -> None:
+        self.sqlstate, self.message, self.aborts = sqlstate, message, aborts
+
+
+def state_of(pooled_connection: Any) -> TransactionState | None:
+    try:
+        return pooled_connection.info.get(_STATE_KEY)  # type: ignore[no-any-return]
+    except NotImplementedError:  # the ad-hoc connection of dialect.initialize()
+        return None
+
+
+class AuroraDSQLExecutionContext(PGExecutionContext):
+    """Execution context of the Aurora DSQL dialect (see the module docs)."""
+
+    dialect: AuroraDSQLDialect
+    dsql_plan: StatementPlan | None = None
+    dsql_refusal: Refusal | None = None
+    _dsql_autocommit: Any = None
+    _dsql_state: TransactionState | None = None
+
+    # -- before ----------------------------------------------------------------------
+
+    def pre_exec(self) -> None:
+        super().pre_exec()
+        dialect = self.dialect
+        statement = self.statement
+        if statement is None:
+            return
+        plan = dialect.plans.cached(statement)
+        if plan is None:
+            plan = dialect.plans.get(statement, *self._what_sqlalchemy_knows())
+        self.dsql_plan = plan
+        if plan.kind is Kind.QUERY and not plan.violations:
+            if plan.local_sql and dialect.local is not None:
+                self.statement = plan.local_sql
+            return
+        if plan.violations:
+            violation = plan.violations[0]
+            self.dsql_refusal = Refusal(
+                violation.rule.sqlstate, violation.server_message(), aborts=True
+            )
+            return
+        if plan.kind is Kind.DDL:
+            self._before_ddl(plan)
+        elif plan.kind is Kind.DML:
+            state = self._dsql_state = self._state()
+            if dialect.local is not None:
+                dialect.local.before_write(state)
+        if dialect.local is not None and self.dsql_refusal is None:
+            if plan.job is not None:
+                self.statement = dialect.local.job_sql(
+                    plan, self._subject(), percent_escaped=not self.no_parameters
+                )
+            elif plan.local_sql:
+                self.statement = plan.local_sql
+
+    def _what_sqlalchemy_knows(self) -> tuple[Kind | None, str | None]:
+        if self.isddl:
+            element = self.compiled.statement if self.compiled is not None else None
+            if isinstance(element, sa_schema.CreateIndex) and element.element.table is not None:
+                table = element.element.table
+                name = quote_ident(table.name)
+                return Kind.DDL, f"{quote_ident(table.schema)}.{name}" if table.schema else name
+            return Kind.DDL, None
+        compiled = self.compiled
+        if compiled is None or isinstance(compiled.statement, sa_sql.elements.TextClause):
+            return None, None
+        if self.is_crud:
+            return Kind.DML, None
+        if self.statement.lstrip()[:4].upper() == "WITH":
+            return None, None  # a SELECT whose CTEs may write: the text decides
+        return Kind.QUERY, None
+
+    def _state(self) -> TransactionState:
+        info = self.root_connection.connection.info
+        state = info.get(_STATE_KEY)
+        if state is None:
+            state = info[_STATE_KEY] = TransactionState()
+        return state  # type: ignore[no-any-return]
+
+    def _before_ddl(self, plan: StatementPlan) -> None:
+        dialect = self.dialect
+        dbapi_conn: Any = self.root_connection.connection.dbapi_connection
+        state = self._dsql_state = self._state()
+        if dialect._dbapi_in_transaction(dbapi_conn):
+            if state.wrote:
+                rule = rules.rule("ddl-dml-mix")
+                # the dialect's own refusal, before sending: the transaction stays usable
+                self.dsql_refusal = Refusal(rule.sqlstate, rule.server_message(), aborts=False)
+                return
+            # Only reads so far (e.g. create_all's has_table checks): end that
+            # transaction so the DDL gets one of its own.
+            dbapi_conn.rollback()
+        if not dbapi_conn.autocommit:
+            dbapi_conn.autocommit = True
+            self._dsql_autocommit = dbapi_conn
+
+    def _subject(self) -> str:
+        element = getattr(self.compiled, "statement", None)
+        if isinstance(element, sa_schema.CreateIndex) and element.element.table is not None:
+            return f"Index {element.element.name!r} on {element.element.table.name!r}"
+        if isinstance(element, sa_schema.AddConstraint):
+            return f"Constraint {element.element.name!r} on {element.element.table.name!r}"
+        return " ".join(str(self.statement).split())[:120]
+
+    def refuse(self) -> None:
+        """Raise the refusal (from the dialect's ``do_execute*``, so SQLAlchemy
+        wraps it as a server error).  A statement DSQL itself refuses aborts
+        the open transaction first, as on DSQL; in a transaction already
+        aborted, the statement is sent and the server answers 25P02."""
+        refusal = self.dsql_refusal
+        if refusal is None:
+            return
+        if refusal.aborts:
+            dbapi_conn: Any = self.root_connection.connection.dbapi_connection
+            if self.dialect._dbapi_transaction_status(dbapi_conn) == "failed":
+                return
+            LocalMode.abort_transaction(dbapi_conn)
+        raise self.dialect._server_error(refusal.sqlstate, refusal.message)
+
+    # -- after -----------------------------------------------------------------------
+
+    def post_exec(self) -> None:
+        super().post_exec()
+        plan = self.dsql_plan
+        if plan is None or plan.kind is Kind.QUERY:
+            return
+        if plan.kind is Kind.DDL:
+            self._after_ddl(plan)
+        elif self._dsql_state is not None:
+            local = self.dialect.local
+            if local is None:
+                self._dsql_state.wrote = True
+            else:
+                local.after_write(
+                    self.cursor, self._dsql_state, self._rows_written(), self.parameters, True
+                )
+
+    def _rows_written(self) -> int:
+        if self.execute_style is ExecuteStyle.INSERTMANYVALUES:
+            return len(self.compiled_parameters)
+        rowcount = self.cursor.rowcount or 0
+        if self.executemany and not self.dialect.supports_sane_multi_rowcount:
+            return max(rowcount, len(self.parameters))
+        return rowcount
+
+    def _after_ddl(self, plan: StatementPlan) -> None:
+        started: list[tuple[str, str, object]] = []
+        try:
+            if plan.job is not None:
+                started.append(self._job_row(self.cursor, plan, self._subject(), rebuffer=True))
+            compiled = self.compiled
+            if isinstance(compiled, AuroraDSQLDDLCompiler):
+                for followup in compiled.followup_statements:
+                    started.extend(self._run_followup(followup))
+        finally:
+            self._restore_autocommit()
+            if self._dsql_state is not None:
+                self._dsql_state.reset()
+        for job_id, subject, failure in started:
+            self.dialect.job_waiter.started(self.root_connection, job_id, subject, failure)
+
+    def _job_row(
+        self, cursor: Any, plan: StatementPlan, subject: str, rebuffer: bool
+    ) -> tuple[str, str, object]:
+        row = cursor.fetchone()
+        if self.dialect.local is not None:  # (job_id, details) of a job already run
+            job_id, failure, description = str(row[0]), row[1], cursor.description[:1]
+        else:
+            job_id, failure, description = str(row[0]), ASK, cursor.description
+        if rebuffer:  # the caller's result still has the job_id row, as DSQL answers it
+            self.cursor_fetch_strategy = FullyBufferedCursorFetchStrategy(
+                cursor, description, [(job_id,)]
+            )
+        return job_id, subject, failure
+
+    def _run_followup(self, followup: str) -> list[tuple[str, str, object]]:
+        dialect = self.dialect
+        plan = dialect.plans.get(followup, Kind.DDL)
+        sql = plan.local_sql or followup
+        subject = self._subject()
+        if dialect.local is not None and plan.job is not None:
+            sql = dialect.local.job_sql(plan, subject, percent_escaped=not self.no_parameters)
+        dbapi_conn: Any = self.root_connection.connection.dbapi_connection
+        cursor = dbapi_conn.cursor()
+        try:
+            # the statement's (empty) parameters: the driver then turns the "%%"
+            # the compiler wrote for a "%" in a name back into "%"
+            if self.no_parameters:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, self.parameters[0])
+            if plan.job is None:
+                return []
+            return [self._job_row(cursor, plan, subject, rebuffer=False)]
+        finally:
+            cursor.close()
+
+    def _restore_autocommit(self) -> None:
+        conn, self._dsql_autocommit = self._dsql_autocommit, None
+        if conn is not None:
+            conn.autocommit = False
+
+    def handle_dbapi_exception(self, e: BaseException) -> None:
+        self._restore_autocommit()
+        super().handle_dbapi_exception(e)

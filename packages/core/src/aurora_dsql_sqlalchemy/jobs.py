@@ -1,0 +1,136 @@
+"""Waiting for DSQL's asynchronous jobs (index builds, constraint validations).
+
+``CREATE INDEX ASYNC`` answers with a ``job_id``; a UNIQUE index does not
+enforce uniqueness until its job succeeds.  :class:`JobWaiter` waits for a
+job with ``CALL sys.wait_for_job(id)`` and raises
+:class:`~aurora_dsql_sqlalchemy.errors.IndexJobFailed` if it failed.  Jobs
+started inside ``create_all()`` / ``Table.create()`` / ``Index.create()`` are
+collected and waited for when the outermost of those ends, so index builds
+overlap (the DDL events nest: MetaData > Table > Index).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy import schema as sa_schema
+
+from .errors import IndexJobFailed
+
+__all__ = ["ASK", "JobWaiter", "install_ddl_listeners"]
+
+ASK: Final = object()
+"""A job's outcome is only known by waiting for it on the server (on DSQL;
+local mode runs jobs synchronously and knows it)."""
+
+_PENDING_KEY: Final = "auroradsql_pending_jobs"
+_DEPTH_KEY: Final = "auroradsql_ddl_depth"
+
+
+class JobWaiter:
+    """Waits for jobs, now or when the outermost DDL operation ends.
+
+    ``schema`` is where ``jobs`` and ``wait_for_job`` live: ``sys`` on DSQL,
+    the emulation's schema in local mode."""
+
+    def __init__(self, enabled: bool, schema: str = "sys") -> None:
+        self.enabled = enabled
+        self.schema = schema
+
+    def wait(self, dbapi_conn: Any, job_id: str, subject: str = "job") -> None:
+        """Block until a DSQL job ends; raise :class:`IndexJobFailed` if it failed."""
+        previous = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"CALL {self.schema}.wait_for_job(%s)", (job_id,))
+            row = cursor.fetchone()
+            if row is not None and row[0]:
+                return
+            cursor.execute(f"SELECT details FROM {self.schema}.jobs WHERE job_id = %s", (job_id,))
+            detail_row = cursor.fetchone()
+        finally:
+            cursor.close()
+            dbapi_conn.autocommit = previous
+        raise IndexJobFailed(job_id, subject, detail_row[0] if detail_row else None)
+
+    def started(
+        self, connection: Any, job_id: str, subject: str, failure: object | str | None
+    ) -> None:
+        """A job was started on ``connection`` (a SQLAlchemy ``Connection``):
+        wait for it now, or when the outermost DDL operation ends.  ``failure``
+        as for :meth:`finish`."""
+        if not self.enabled:
+            return
+        info = connection.connection.info
+        if info.get(_DEPTH_KEY):
+            info.setdefault(_PENDING_KEY, []).append((job_id, subject, failure))
+        else:
+            self.finish(connection.connection.dbapi_connection, job_id, subject, failure)
+
+    def finish(self, dbapi_conn: Any, job_id: str, subject: str, failure: object | str | None) -> None:
+        """``failure`` is ``ASK`` (wait on the server), ``None`` (succeeded) or
+        the details of a failed job."""
+        if failure is ASK:
+            self.wait(dbapi_conn, job_id, subject)
+        elif failure is not None:
+            raise IndexJobFailed(job_id, subject, str(failure))
+
+    def wait_for_pending(self, connection: Any) -> None:
+        pending = connection.connection.info.pop(_PENDING_KEY, None)
+        if not pending:
+            return
+        dbapi_conn = connection.connection.dbapi_connection
+        failures = []
+        for job_id, subject, failure in pending:
+            try:
+                self.finish(dbapi_conn, job_id, subject, failure)
+            except IndexJobFailed as failed:
+                failures.append(failed)
+        if failures:
+            raise failures[0]
+
+
+# -- the nesting of create_all / Table.create / Index.create ---------------------------------
+
+
+def _ours(connection: Any) -> bool:
+    # create_mock_engine()'s MockConnection has no pooled connection and runs nothing
+    return getattr(connection.dialect, "job_waiter", None) is not None and hasattr(
+        connection, "connection"
+    )
+
+
+def _enter_ddl(target: Any, connection: Any, **kw: Any) -> None:
+    if _ours(connection):
+        info = connection.connection.info
+        info[_DEPTH_KEY] = info.get(_DEPTH_KEY, 0) + 1
+
+
+def _leave_ddl(target: Any, connection: Any, **kw: Any) -> None:
+    if not _ours(connection):
+        return
+    info = connection.connection.info
+    depth = info.get(_DEPTH_KEY, 1) - 1
+    info[_DEPTH_KEY] = depth
+    if depth <= 0:
+        info.pop(_DEPTH_KEY, None)
+        connection.dialect.job_waiter.wait_for_pending(connection)
+
+
+def forget_ddl_state(dbapi_connection: Any, record: Any) -> None:
+    """Pool ``checkin``: a create_all / Table.create that failed half-way never
+    reached its after_create event; don't let its depth or jobs outlive the checkout."""
+    if record is not None:
+        record.info.pop(_DEPTH_KEY, None)
+        record.info.pop(_PENDING_KEY, None)
+
+
+def install_ddl_listeners() -> None:
+    """Listen to the DDL events of every MetaData / Table / Index (idempotent;
+    called when the first auroradsql engine is created, never at import)."""
+    for target in (sa_schema.MetaData, sa_schema.Table, sa_schema.Index):
+        if not event.contains(target, "before_create", _enter_ddl):
+            event.listen(target, "before_create", _enter_ddl)
+            event.listen(target, "after_create", _leave_ddl)

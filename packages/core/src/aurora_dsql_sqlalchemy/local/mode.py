@@ -1,0 +1,182 @@
+"""Local mode: the dialect standing in for DSQL on a PostgreSQL server.
+
+One :class:`LocalMode` per dialect, made at first connect when the server
+turns out to be PostgreSQL.  It owns the policy (``strict`` or ``translate``,
+relaxed rules, limits), the plans of local statements (DSQL-only syntax
+translated, strict-mode violations found once per distinct text), the
+per-transaction accounting of DSQL's limits, and the emulation's setup
+(:mod:`.jobs`).  The execution context asks it; nothing else does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any, Final
+
+from .. import rules
+from ..options import LocalModeName
+from ..statements import Kind, StatementPlan, classify
+from . import jobs
+
+__all__ = ["LocalMode", "TransactionState"]
+
+
+class TransactionState:
+    """What the current driver-level transaction has done (per pooled connection)."""
+
+    __slots__ = ("bytes", "rows", "started", "wrote")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.wrote = False
+        self.rows = 0
+        self.bytes = 0
+        self.started: float | None = None
+
+
+class LocalMode:
+    """Policy, plans, accounting and emulation of local mode."""
+
+    def __init__(self, mode: LocalModeName, relaxed: frozenset[str], limits: rules.Limits) -> None:
+        self.mode: LocalModeName = mode
+        self.strict = mode == "strict"
+        self.relaxed = relaxed
+        self.limits = limits
+
+    def enforces(self, rule_id: str) -> bool:
+        """Strict mode, and the rule not relaxed."""
+        return self.strict and rule_id not in self.relaxed
+
+    # -- plans ------------------------------------------------------------------------
+
+    def plan(self, sql: str, kind: Kind | None, index_table: str | None = None) -> StatementPlan:
+        """The plan of one distinct statement text, for PostgreSQL.
+
+        ``index_table``: the quoted table a compiled ``CREATE INDEX`` builds on
+        (text statements are read by the checker instead)."""
+        plan = classify(sql, kind)
+        local = jobs.localize(plan.local_sql or sql) or plan.local_sql
+        if not self.strict:
+            return replace(plan, local_sql=local) if local != plan.local_sql else plan
+        violations = tuple(v for v in _check(sql, self.limits) if v.rule_id not in self.relaxed)
+        tables: tuple[str, ...] = ()
+        if plan.job == "index" and self.enforces("indexes-per-table"):
+            tables = (index_table,) if index_table else _index_tables(sql)
+        return replace(plan, local_sql=local, violations=violations, index_tables=tables)
+
+    def job_sql(self, plan: StatementPlan, subject: str, *, percent_escaped: bool) -> str:
+        """The statement that runs ``plan``'s ASYNC statement as a local job."""
+        limit = None
+        if plan.index_tables:
+            rule = rules.RULES["indexes-per-table"]
+            limit = (self.limits.indexes_per_table, rule.sqlstate, rule.server_message())
+        return jobs.run_job_sql(
+            plan.local_sql or "",
+            "INDEX_BUILD" if plan.job == "index" else "VALIDATE_CONSTRAINT",
+            subject,
+            plan.index_tables,
+            limit,
+            percent_escaped=percent_escaped,
+        )
+
+    # -- accounting -------------------------------------------------------------------
+
+    def before_write(self, state: TransactionState) -> None:
+        if self.strict and state.started is None:
+            state.started = time.monotonic()
+
+    def after_write(
+        self, cursor: Any, state: TransactionState, rows: int, parameters: Any, many: bool
+    ) -> None:
+        """Strict mode: DSQL's per-transaction row limit fails the statement that crosses it."""
+        state.wrote = True
+        if not self.strict:
+            return
+        if rows > 0:
+            state.rows += rows
+        if parameters:
+            state.bytes += _estimate_bytes(parameters, many)
+        if state.rows > self.limits.transaction_rows and self.enforces("transaction-rows"):
+            # Raised by the server itself, so that PostgreSQL aborts the
+            # transaction exactly as DSQL does (later statements: 25P02).
+            rule = rules.RULES["transaction-rows"]
+            jobs.raise_on_server(cursor, rule.sqlstate, rule.server_message())
+
+    def broken_at_commit(self, state: TransactionState) -> str | None:
+        """The rule a COMMIT of this transaction breaks (strict mode), if any."""
+        if not self.strict:
+            return None
+        if state.bytes > self.limits.transaction_bytes and self.enforces("transaction-size"):
+            return "transaction-size"
+        if (
+            state.started is not None
+            and time.monotonic() - state.started > self.limits.transaction_seconds
+            and self.enforces("transaction-age")
+        ):
+            return "transaction-age"
+        return None
+
+    # -- refusals ------------------------------------------------------------------------
+
+    @staticmethod
+    def abort_transaction(dbapi_conn: Any) -> None:
+        """Abort the server's open transaction, as a statement DSQL refuses does
+        (later statements: 25P02 until ROLLBACK).  Only on the refusal path."""
+        if getattr(dbapi_conn, "autocommit", False):
+            return
+        cursor = dbapi_conn.cursor()
+        try:
+            rule = rules.RULES["transaction-rows"]  # any error aborts; its text is never shown
+            jobs.raise_on_server(cursor, rule.sqlstate, "statement refused by Aurora DSQL rules")
+        except Exception:
+            pass
+        finally:
+            cursor.close()
+
+    # -- sessions ----------------------------------------------------------------------
+
+    @staticmethod
+    def startup_options(cparams: dict[str, Any]) -> None:
+        """DSQL's session defaults as startup options: no extra round trip per connection."""
+        extra = cparams.get("options")
+        cparams["options"] = f"{extra} {jobs.SESSION_OPTIONS}" if extra else jobs.SESSION_OPTIONS
+
+    @staticmethod
+    def set_up(dbapi_conn: Any) -> None:
+        """The first connection (made before the mode was known)."""
+        jobs.install_local_schema(dbapi_conn)
+        jobs.setup_session(dbapi_conn)
+
+
+def _check(sql: str, limits: rules.Limits) -> tuple[Any, ...]:
+    from .checks import check_sql
+
+    return check_sql(sql, limits)
+
+
+def _index_tables(sql: str) -> tuple[str, ...]:
+    from .checks import created_indexes
+
+    return tuple(
+        ".".join(jobs.quote_ident(part) for part in table.split(".", 1))
+        for table, _line in created_indexes(sql, placeholders=True)
+    )
+
+
+_SIZED: Final = (str, bytes, bytearray, memoryview)
+
+
+def _estimate_bytes(parameters: Any, many: bool) -> int:
+    """Bytes a transaction writes, roughly: the length of text and binary
+    values, 8 per other value (on the hot path of every strict-mode write)."""
+    total = 0
+    for row in parameters if many else (parameters,):
+        values = row.values() if isinstance(row, dict) else row
+        total += 8 * len(values)
+        for value in values:
+            if isinstance(value, _SIZED):
+                total += len(value) - 8
+    return total
