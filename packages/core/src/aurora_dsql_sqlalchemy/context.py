@@ -41,7 +41,7 @@ from .statements import Kind, StatementPlan
 if TYPE_CHECKING:
     from .base import AuroraDSQLDialect
 
-__all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_of"]
+__all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_of", "transaction_state"]
 
 _STATE_KEY = "auroradsql_txn"
 
@@ -54,6 +54,15 @@ class Refusal:
 
     def __init__(self, sqlstate: str, message: str, aborts: bool) -> None:
         self.sqlstate, self.message, self.aborts = sqlstate, message, aborts
+
+
+def transaction_state(pooled_connection: Any) -> TransactionState:
+    """What the pooled connection's current transaction has done (created on first use)."""
+    info = pooled_connection.info
+    state = info.get(_STATE_KEY)
+    if state is None:
+        state = info[_STATE_KEY] = TransactionState()
+    return state  # type: ignore[no-any-return]
 
 
 def state_of(pooled_connection: Any) -> TransactionState | None:
@@ -126,11 +135,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         return Kind.QUERY, None
 
     def _state(self) -> TransactionState:
-        info = self.root_connection.connection.info
-        state = info.get(_STATE_KEY)
-        if state is None:
-            state = info[_STATE_KEY] = TransactionState()
-        return state  # type: ignore[no-any-return]
+        return transaction_state(self.root_connection.connection)
 
     def _before_ddl(self, plan: StatementPlan) -> None:
         dialect = self.dialect

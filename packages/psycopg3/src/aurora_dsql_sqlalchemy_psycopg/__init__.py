@@ -14,7 +14,7 @@ __version__ = "2.0.0"
 if getattr(_core, "__version__", "1").partition(".")[0] != "2":
     raise ImportError(f"aurora-dsql-sqlalchemy-psycopg {__version__} needs the aurora-dsql-sqlalchemy core 2.x, not the one in {_core.__file__} (AWS's 1.x dialect has the same import name). From a clone of the repository: pip install ./packages/core; once published: pip install 'aurora-dsql-sqlalchemy>=2,<3'.")
 
-from typing import Any  # noqa: E402
+from typing import Any
 
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
 from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext

@@ -41,7 +41,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.schema import Column, Table
 
-from .. import rules
+from ..context import transaction_state
 from .chunks import Row
 
 __all__ = ["CopyPlan", "copy_plan", "copy_rows", "needs_python_defaults"]
@@ -133,7 +133,12 @@ def copy_rows(
     cursor = dbapi.cursor()  # type: ignore[union-attr]
     try:
         copied = copier(cursor, driver, plan, batch)
-        _check_local_limits(dialect, cursor, copied, nbytes)
+        # COPY reaches the driver without passing through the dialect's
+        # statement execution: local mode counts it like INSERT (row limit at
+        # the statement, size and age at COMMIT, DDL after it refused).
+        local = getattr(dialect, "local", None)
+        if local is not None:
+            local.count_written(cursor, transaction_state(connection.connection), copied, nbytes)
         return copied
     except dialect.loaded_dbapi.Error as error:
         invalidated = dialect.is_disconnect(error, dbapi, cursor)
@@ -213,27 +218,6 @@ def _copy_psycopg2(cursor: Any, driver: Any, plan: CopyPlan, batch: Sequence[Row
     lines.append("")
     cursor.copy_expert(plan.sql, io.StringIO("\n".join(lines)), _COPY_READ_SIZE)
     return int(cursor.rowcount)
-
-
-def _check_local_limits(dialect: Any, cursor: Any, copied: int, nbytes: int) -> None:
-    """Strict local mode: refuse a COPY over DSQL's row or size limit with
-    DSQL's error, raised by PostgreSQL so the transaction aborts as on DSQL.
-
-    COPY reaches the driver without passing through the dialect's statement
-    execution, which counts what INSERT, UPDATE and DELETE write; this counts
-    the COPY of one chunk (its own transaction) the same way."""
-    if getattr(dialect, "local_mode", None) != "strict":
-        return
-    limits, relaxed = dialect.limits, dialect.relaxed_rules
-    broken = None
-    if copied > limits.transaction_rows and "transaction-rows" not in relaxed:
-        broken = "transaction-rows"
-    elif nbytes > limits.transaction_bytes and "transaction-size" not in relaxed:
-        broken = "transaction-size"  # DSQL fails it at COMMIT: the effect is the same
-    if broken is not None:
-        from ..local import jobs
-
-        jobs.raise_on_server(cursor, rules.RULES[broken])
 
 
 # -- COPY text format, for psycopg2 -----------------------------------------------------

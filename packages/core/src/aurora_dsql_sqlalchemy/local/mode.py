@@ -92,13 +92,19 @@ class LocalMode:
         self, cursor: Any, state: TransactionState, rows: int, parameters: Any, many: bool
     ) -> None:
         """Strict mode: DSQL's per-transaction row limit fails the statement that crosses it."""
+        self.count_written(cursor, state, rows, _estimate_bytes(parameters, many) if parameters else 0)
+
+    def count_written(self, cursor: Any, state: TransactionState, rows: int, nbytes: int) -> None:
+        """Account ``rows`` / ``nbytes`` written by a statement the dialect did
+        not execute itself (``COPY ... FROM STDIN`` through the driver's copy
+        API), as for INSERT/UPDATE/DELETE."""
         state.wrote = True
         if not self.strict:
             return
+        self.before_write(state)
         if rows > 0:
             state.rows += rows
-        if parameters:
-            state.bytes += _estimate_bytes(parameters, many)
+        state.bytes += nbytes
         if state.rows > self.limits.transaction_rows and self.enforces("transaction-rows"):
             # Raised by the server itself, so that PostgreSQL aborts the
             # transaction exactly as DSQL does (later statements: 25P02).
