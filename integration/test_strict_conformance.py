@@ -551,15 +551,6 @@ def test_every_statement_rule_is_in_the_table() -> None:
 
 # -- what live clusters answered (DSQL-RULES.md, 2026-12) ------------------------------------
 
-ABORT_PENDING = (
-    "strict mode raises this refusal client-side, so PostgreSQL's transaction stays usable; "
-    "the execution layer's transaction-abort emulation (dialect helper, issue 13) makes later "
-    "statements answer 25P02 as DSQL does"
-)
-ASYNC_ANYWHERE_PENDING = (
-    "the execution layer translates CREATE INDEX ASYNC only as a text's first statement "
-    "(dialect helper, issue 13: 'translated wherever it appears in the query')"
-)
 
 
 @dataclass(frozen=True)
@@ -576,12 +567,15 @@ class Observed:
     rule_id: RuleId | None = None
     """The rule that must render ``message``."""
     fields: dict[str, str] = field(default_factory=dict)
-    after: Literal["aborted"] = "aborted"
-    """The transaction after a refusal: later statements fail with 25P02 until ROLLBACK."""
+    after: Literal["aborted", "own-transaction"] = "aborted"
+    """The transaction after a refusal: later statements fail with 25P02 until
+    ROLLBACK; ``own-transaction``: DDL the server refuses after a transaction
+    that only read, which the dialect ends first (on DSQL as locally), so the
+    DDL failed in a transaction of its own."""
     before: tuple[str, ...] = ()
     pending: str | None = None
     """Why strict mode does not match this row yet (the row is then a strict xfail)."""
-    abort_pending: str = ABORT_PENDING
+    abort_pending: str | None = None
     """Why the transaction is not yet aborted as on DSQL after this refusal."""
 
 
@@ -691,7 +685,7 @@ OBSERVED = [
     ),
     Observed("wait-bad-id", "CALL sys.wait_for_job('not-a-job')", "22P02", "Unable to convert text to UUID", "job-id"),
     # PostgreSQL's parser refuses it as DSQL's does: the server's own syntax error
-    Observed("qualified-index-name", "CREATE INDEX ASYNC public.ix_q ON t (a)", "42601"),
+    Observed("qualified-index-name", "CREATE INDEX ASYNC public.ix_q ON t (a)", "42601", after="own-transaction"),
     Observed("index-sync", "CREATE INDEX ix_s ON t (a)", "0A000", "unsupported mode. please use CREATE INDEX ASYNC.", "index-async"),
     Observed("index-using", "CREATE INDEX ASYNC ix_u ON t USING btree (a)", "0A000", "USING not supported for CREATE INDEX", "index-using"),
     Observed(
@@ -728,7 +722,6 @@ OBSERVED = [
         "async-index-in-a-block",
         "BEGIN; CREATE INDEX ASYNC ix_b ON t (b); COMMIT",
         None,
-        pending=ASYNC_ANYWHERE_PENDING,
     ),
     Observed(
         "rows-3001",
@@ -736,10 +729,6 @@ OBSERVED = [
         "54000",
         "transaction row limit exceeded",
         "transaction-rows",
-        abort_pending=(
-            "the server raises the row limit, so SELECT 1 already answers 25P02; a second refusal "
-            "(TRUNCATE) is still answered client-side with its own 0A000 (dialect helper, issue 13)"
-        ),
     ),
 ]
 
