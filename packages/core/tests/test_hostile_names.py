@@ -233,3 +233,11 @@ def test_each_nasty_name_as_include_string(dialect: Any, name: str) -> None:
     )
     index = parse_one(text)
     assert [p.name for p in index.indexIncludingParams] == [name]
+
+
+@pytest.mark.parametrize("word", ["collation", "concurrently", "lateral", "system_user", "tablesample"])
+def test_postgresql_reserved_words_missing_from_sqlalchemy_are_quoted(dialect: Any, word: str) -> None:
+    table = sa.Table(word, sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column(word, sa.Text))
+    ddl = str(CreateTable(table).compile(dialect=dialect))
+    assert f'"{word}" TEXT' in ddl
+    assert len(pglast.parse_sql(ddl)) == 1

@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import event
 from sqlalchemy import schema as sa_schema
 from sqlalchemy import types as sqltypes
-from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.dialects.postgresql.base import PGDialect, PGIdentifierPreparer
 from sqlalchemy.engine import URL
 
 if TYPE_CHECKING:
@@ -106,6 +106,19 @@ def _refused_isolation(level: Any) -> str | None:
     return name if name in _POSTGRESQL_ISOLATION and name not in _ALLOWED_ISOLATION else None
 
 
+class AuroraDSQLIdentifierPreparer(PGIdentifierPreparer):
+    """PostgreSQL 16's reserved words that SQLAlchemy's list lacks are quoted
+    too (a column named ``collation`` must be written ``"collation"``)."""
+
+    reserved_words = PGIdentifierPreparer.reserved_words | {
+        "collation",
+        "concurrently",
+        "lateral",
+        "system_user",
+        "tablesample",
+    }
+
+
 class AuroraDSQLDialect(PGDialect):
     """The driver-independent Aurora DSQL dialect.
 
@@ -126,6 +139,7 @@ class AuroraDSQLDialect(PGDialect):
     ddl_compiler = AuroraDSQLDDLCompiler
     type_compiler_cls = AuroraDSQLTypeCompiler
     execution_ctx_cls = AuroraDSQLExecutionContext
+    preparer = AuroraDSQLIdentifierPreparer
 
     supports_native_enum = False
     # SMALLINT autoincrement keys must reach the compiler as SMALLSERIAL, which it

@@ -18,9 +18,13 @@ import functools
 from typing import Any
 
 from aurora_dsql_sqlalchemy import rules
-from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
+from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect, AuroraDSQLIdentifierPreparer
 from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext
-from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2, PGExecutionContext_psycopg2
+from sqlalchemy.dialects.postgresql.psycopg2 import (
+    PGDialect_psycopg2,
+    PGExecutionContext_psycopg2,
+    PGIdentifierPreparer_psycopg2,
+)
 
 __all__ = ["AuroraDSQLDialect_psycopg2"]
 
@@ -44,11 +48,16 @@ class AuroraDSQLExecutionContext_psycopg2(AuroraDSQLExecutionContext, PGExecutio
     pass
 
 
+class AuroraDSQLIdentifierPreparer_psycopg2(AuroraDSQLIdentifierPreparer, PGIdentifierPreparer_psycopg2):
+    pass
+
+
 class AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2):  # type: ignore[misc]
     """``auroradsql+psycopg2``: Aurora DSQL over psycopg2."""
 
     supports_statement_cache = True
     execution_ctx_cls = AuroraDSQLExecutionContext_psycopg2
+    preparer = AuroraDSQLIdentifierPreparer_psycopg2
 
     def _server_error(self, sqlstate: str, message: str) -> Exception:
         return _error_class(sqlstate)(message)  # type: ignore[no-any-return]

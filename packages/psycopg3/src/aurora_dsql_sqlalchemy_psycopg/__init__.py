@@ -16,12 +16,13 @@ if getattr(_core, "__version__", "1").partition(".")[0] != "2":
 
 from typing import Any
 
-from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect
+from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect, AuroraDSQLIdentifierPreparer
 from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext
 from sqlalchemy.dialects.postgresql.psycopg import (
     PGDialect_psycopg,
     PGDialectAsync_psycopg,
     PGExecutionContext_psycopg,
+    PGIdentifierPreparer_psycopg,
 )
 
 __all__ = ["AuroraDSQLDialect_psycopg", "AuroraDSQLDialect_psycopg_async"]
@@ -31,11 +32,16 @@ class AuroraDSQLExecutionContext_psycopg(AuroraDSQLExecutionContext, PGExecution
     pass
 
 
+class AuroraDSQLIdentifierPreparer_psycopg(AuroraDSQLIdentifierPreparer, PGIdentifierPreparer_psycopg):
+    pass
+
+
 class _AuroraDSQLDialect_common_psycopg(AuroraDSQLDialect):
     """What the sync and async psycopg 3 dialects share: psycopg's errors and
     transaction status."""
 
     execution_ctx_cls = AuroraDSQLExecutionContext_psycopg
+    preparer = AuroraDSQLIdentifierPreparer_psycopg
 
     @classmethod
     def get_async_dialect_cls(cls, url: Any) -> type:
