@@ -58,8 +58,8 @@ from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.schema import Column, Table
 
 from .errors import CommitOutcomeUnknown
-from .retry import RetryCallback, RetryEvent, run_transaction
-from .rules import LIMITS, RetryPolicy
+from .retry import RetryCallback, RetryEvent, RetryPolicy, run_transaction
+from .rules import LIMITS
 
 __all__ = [
     "Chunk",
