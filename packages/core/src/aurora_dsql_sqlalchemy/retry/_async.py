@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._attempts import drive_async, transaction_steps
 from ._guard import TransactionGuard
+from ._pacing import Pacing
 from ._policy import Clock
 from ._sync import label_of, new_attempts, require_idle
 
@@ -69,12 +70,13 @@ class _AsyncUnit:
 
 
 class _AsyncFlavour:
-    __slots__ = ("bind", "clock")
+    __slots__ = ("bind", "clock", "pacing")
 
-    def __init__(self, bind: object, clock: Clock) -> None:
+    def __init__(self, bind: object, clock: Clock, pacing: Pacing) -> None:
         check_async_bind(bind)
         self.bind = bind
         self.clock = clock
+        self.pacing = pacing
 
     async def open(self) -> _AsyncUnit:
         from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -86,8 +88,8 @@ class _AsyncFlavour:
             return _AsyncUnit(bind(expire_on_commit=False), owned=True)
         return _AsyncUnit(bind, owned=False)
 
-    async def sleep(self, seconds: float) -> None:
-        await self.clock.sleep_async(seconds)
+    async def sleep(self, seconds: float, ticket: int | None) -> None:
+        await self.pacing.wait_async(ticket, seconds, self.clock)
 
 
 def check_async_bind(bind: object) -> None:
@@ -125,6 +127,6 @@ async def run_transaction_async(
     :class:`~sqlalchemy.ext.asyncio.AsyncSession`; waits use
     :func:`asyncio.sleep`.  Same policy, refusals, errors, events and counters."""
     attempts = new_attempts(bind, options, _API)
-    flavour = _AsyncFlavour(bind, attempts.clock)
+    flavour = _AsyncFlavour(bind, attempts.clock, attempts.counters.pacing)
     result: T = await drive_async(transaction_steps(flavour, fn, attempts))
     return result

@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Final
 
 from ._classify import Classification
+from ._pacing import Pacing
 from ._policy import engine_side
 
 __all__ = ["RetryStats", "reset_stats", "stats"]
@@ -75,9 +76,11 @@ class RetryStats:
 
 
 class Counters:
-    """The live, thread-safe counters behind :class:`RetryStats`."""
+    """The live, thread-safe counters behind :class:`RetryStats`, and the
+    engine's :class:`~aurora_dsql_sqlalchemy.retry._pacing.Pacing`."""
 
     def __init__(self) -> None:
+        self.pacing = Pacing()
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._conflicts: Counter[str] = Counter()
@@ -145,4 +148,8 @@ def reset_stats(bind: object) -> None:
     dialect = getattr(engine_side(bind), "dialect", None)
     if dialect is not None:
         with _CREATE_LOCK:
-            _BY_DIALECT[dialect] = Counters()
+            fresh = Counters()
+            old = _BY_DIALECT.get(dialect)
+            if old is not None:
+                fresh.pacing = old.pacing  # attempts may be running
+            _BY_DIALECT[dialect] = fresh

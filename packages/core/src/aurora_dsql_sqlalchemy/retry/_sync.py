@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ._attempts import Attempts, drive, transaction_steps
 from ._guard import TransactionGuard
+from ._pacing import Pacing
 from ._policy import (
     POLICY_FIELDS,
     SYSTEM_CLOCK,
@@ -94,12 +95,13 @@ class _SyncUnit:
 
 
 class _SyncFlavour:
-    __slots__ = ("bind", "clock")
+    __slots__ = ("bind", "clock", "pacing")
 
-    def __init__(self, bind: object, clock: Clock) -> None:
+    def __init__(self, bind: object, clock: Clock, pacing: Pacing) -> None:
         check_sync_bind(bind)
         self.bind = bind
         self.clock = clock
+        self.pacing = pacing
 
     def open(self) -> _SyncUnit:
         bind = self.bind
@@ -110,8 +112,8 @@ class _SyncFlavour:
         assert isinstance(bind, (Connection, Session))
         return _SyncUnit(bind, owned=False)
 
-    def sleep(self, seconds: float) -> None:
-        self.clock.sleep(seconds)
+    def sleep(self, seconds: float, ticket: int | None) -> None:
+        self.pacing.wait(ticket, seconds, self.clock)
 
 
 def check_sync_bind(bind: object) -> None:
@@ -161,5 +163,5 @@ def run_transaction(bind: Any, fn: Callable[[Any], T], **options: Unpack[PolicyO
     Any other error is raised unchanged, after one attempt.
     """
     attempts = new_attempts(bind, options, "run_transaction")
-    result: T = drive(transaction_steps(_SyncFlavour(bind, attempts.clock), fn, attempts))
+    result: T = drive(transaction_steps(_SyncFlavour(bind, attempts.clock, attempts.counters.pacing), fn, attempts))
     return result
