@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._attempts import drive_async, transaction_steps
 from ._guard import TransactionGuard
-from ._pacing import Pacing
 from ._policy import Clock
 from ._sync import label_of, new_attempts, require_idle
 
@@ -70,13 +69,12 @@ class _AsyncUnit:
 
 
 class _AsyncFlavour:
-    __slots__ = ("bind", "clock", "pacing")
+    __slots__ = ("bind", "clock")
 
-    def __init__(self, bind: object, clock: Clock, pacing: Pacing) -> None:
+    def __init__(self, bind: object, clock: Clock) -> None:
         check_async_bind(bind)
         self.bind = bind
         self.clock = clock
-        self.pacing = pacing
 
     async def open(self) -> _AsyncUnit:
         from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -88,8 +86,8 @@ class _AsyncFlavour:
             return _AsyncUnit(bind(expire_on_commit=False), owned=True)
         return _AsyncUnit(bind, owned=False)
 
-    async def sleep(self, seconds: float, ticket: int | None) -> None:
-        await self.pacing.wait_async(ticket, seconds, self.clock)
+    async def sleep(self, seconds: float) -> None:
+        await self.clock.sleep_async(seconds)
 
 
 def check_async_bind(bind: object) -> None:
@@ -127,6 +125,6 @@ async def run_transaction_async(
     :class:`~sqlalchemy.ext.asyncio.AsyncSession`; waits use
     :func:`asyncio.sleep`.  Same policy, refusals, errors, events and counters."""
     attempts = new_attempts(bind, options, _API)
-    flavour = _AsyncFlavour(bind, attempts.clock, attempts.counters.pacing)
+    flavour = _AsyncFlavour(bind, attempts.clock)
     result: T = await drive_async(transaction_steps(flavour, fn, attempts))
     return result

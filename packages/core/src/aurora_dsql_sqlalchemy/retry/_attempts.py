@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from .. import rules
 from ..errors import CommitOutcomeUnknown, RetriesExhausted, TransactionLimitExceeded
-from ._classify import CONFLICT_KINDS, Classification, classify, driver_error, server_message
+from ._classify import Classification, classify, driver_error, server_message
 from ._policy import Clock, RetryPolicy, backoff_delay
 from ._stats import Counters
 
@@ -78,8 +78,6 @@ class Attempts:
         self.errors: list[BaseException] = []
         self.labels: list[str] = []
         self.started = clock.monotonic()
-        self.ticket: int | None = None
-        """Where the last loser queued (see :class:`~._pacing.Pacing`)."""
 
     def failed(self, exc: BaseException, *, at_commit: bool) -> float:
         """Record a failed attempt; return the wait before the next one, or
@@ -113,7 +111,6 @@ class Attempts:
             self._give_up(f"within its {budget:g} s budget ({attempt} attempts)", elapsed)
 
         self.counters.add("retries")
-        self.ticket = self.counters.pacing.ticket() if verdict.kind in CONFLICT_KINDS else None
         log.info(
             "Aurora DSQL transaction attempt %d of %s failed with %s; retrying in %.1f ms",
             attempt,
@@ -223,9 +220,7 @@ class Flavour(Protocol):
     """Sync or asyncio: opens a :class:`Unit` per attempt and waits."""
 
     def open(self) -> Any: ...
-    def sleep(self, seconds: float, ticket: int | None) -> Any:
-        """Wait ``seconds``, or less once the engine has seen commit number
-        ``ticket`` (see :class:`~._pacing.Pacing`)."""
+    def sleep(self, seconds: float) -> Any: ...
 
 
 Steps = Generator[Step, Outcome, T]
@@ -256,28 +251,21 @@ def _attempt(unit: Unit, fn: Callable[[Any], Any], phase: _Phase) -> Steps[Any]:
 
 def transaction_steps(flavour: Flavour, fn: Callable[[Any], Any], attempts: Attempts) -> Steps[Any]:
     """Run ``fn`` in transactions until one commits or :class:`Attempts` gives up."""
-    pacing = attempts.counters.pacing
     while True:
         phase = _Phase()
         attempts.counters.add("attempts")
-        pacing.started()
-        committed = False
         try:
+            unit: Unit = (yield flavour.open).get()
             try:
-                unit: Unit = (yield flavour.open).get()
-                try:
-                    result = yield from _attempt(unit, fn, phase)
-                    committed = True
-                finally:
-                    (yield unit.close).ignore("closing the attempt's connection")
+                result = yield from _attempt(unit, fn, phase)
             finally:
-                pacing.ended(committed=committed)
+                (yield unit.close).ignore("closing the attempt's connection")
         except Exception as exc:
             delay = attempts.failed(exc, at_commit=phase.at_commit)
         else:
             attempts.counters.add("commits")
             return result
-        (yield functools.partial(flavour.sleep, delay, attempts.ticket)).get()
+        (yield functools.partial(flavour.sleep, delay)).get()
 
 
 class _Done:

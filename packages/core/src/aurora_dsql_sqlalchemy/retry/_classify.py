@@ -45,7 +45,20 @@ ErrorKind = Literal[
 CONFLICT_KINDS: frozenset[ErrorKind] = frozenset({"occ-data", "occ-schema", "serialization"})
 """The kinds that are optimistic-concurrency conflicts (SQLSTATE ``40001``)."""
 
-_OC_KINDS: Mapping[str, ErrorKind] = {"OC000": "occ-data", "OC001": "occ-schema"}
+
+
+def _oc_code(rule_id: ErrorKind) -> str:
+    match = rules.OCC_CODE_PATTERN.search(rules.rule(rule_id).message)
+    assert match is not None, rule_id
+    return match.group(0)
+
+
+_OC_KINDS: Mapping[str, ErrorKind] = {_oc_code(kind): kind for kind in ("occ-data", "occ-schema")}
+CONFLICT_LABELS: Mapping[ErrorKind, str] = {
+    **{kind: code for code, kind in _OC_KINDS.items()},
+    "serialization": rules.OCC_SQLSTATE,
+}
+"""How counters name each conflict kind: its OC code, or the bare SQLSTATE."""
 _LIMIT_RULES = tuple(
     rules.RULES[rule_id] for rule_id in ("transaction-rows", "transaction-size", "transaction-age")
 )

@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from ._classify import Classification
-from ._pacing import Pacing
+from ._classify import CONFLICT_LABELS, Classification
 from ._policy import engine_side
 
 __all__ = ["RetryStats", "reset_stats", "stats"]
 
-_CONFLICT_LABELS: Final = {"occ-data": "OC000", "occ-schema": "OC001", "serialization": "40001"}
+_CONFLICT_CODES: Final = tuple(CONFLICT_LABELS.values())
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class RetryStats:
     retries: int = 0
     """Re-runs after a retryable error."""
     conflicts: MappingProxyType[str, int] = field(
-        default_factory=lambda: MappingProxyType({"OC000": 0, "OC001": 0, "40001": 0})
+        default_factory=lambda: MappingProxyType(dict.fromkeys(_CONFLICT_CODES, 0))
     )
     """Optimistic-concurrency conflicts: ``"OC000"`` (data), ``"OC001"``
     (schema changed), ``"40001"`` (a serialization failure without an OC
@@ -63,7 +62,7 @@ class RetryStats:
     def summary(self) -> str:
         """One line for a log or a status page."""
         conflicts = ", ".join(
-            f"{'other ' if code == '40001' else ''}{code} x {n:,}"
+            f"{'' if code.startswith('OC') else 'other '}{code} x {n:,}"
             for code, n in self.conflicts.items()
         )
         faults = ", ".join(f"{state} x {n:,}" for state, n in sorted(self.faults.items()))
@@ -76,11 +75,9 @@ class RetryStats:
 
 
 class Counters:
-    """The live, thread-safe counters behind :class:`RetryStats`, and the
-    engine's :class:`~aurora_dsql_sqlalchemy.retry._pacing.Pacing`."""
+    """The live, thread-safe counters behind :class:`RetryStats`."""
 
     def __init__(self) -> None:
-        self.pacing = Pacing()
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._conflicts: Counter[str] = Counter()
@@ -95,7 +92,7 @@ class Counters:
         fault = verdict.sqlstate or (
             verdict.kind if verdict.kind in ("connection-lost", "commit-outcome-unknown") else None
         )
-        conflict = verdict.oc_code or _CONFLICT_LABELS.get(verdict.kind)
+        conflict = verdict.oc_code or CONFLICT_LABELS.get(verdict.kind)
         with self._lock:
             if fault is not None:
                 self._faults[fault] += 1
@@ -107,7 +104,7 @@ class Counters:
     def snapshot(self) -> RetryStats:
         with self._lock:
             counts = dict(self._counts)
-            conflicts = {code: self._conflicts[code] for code in ("OC000", "OC001", "40001")}
+            conflicts = {code: self._conflicts[code] for code in _CONFLICT_CODES}
             faults = dict(self._faults)
         return RetryStats(
             attempts=counts.get("attempts", 0),
@@ -148,8 +145,4 @@ def reset_stats(bind: object) -> None:
     dialect = getattr(engine_side(bind), "dialect", None)
     if dialect is not None:
         with _CREATE_LOCK:
-            fresh = Counters()
-            old = _BY_DIALECT.get(dialect)
-            if old is not None:
-                fresh.pacing = old.pacing  # attempts may be running
-            _BY_DIALECT[dialect] = fresh
+            _BY_DIALECT[dialect] = Counters()

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ._attempts import Attempts, drive, transaction_steps
 from ._guard import TransactionGuard
-from ._pacing import Pacing
 from ._policy import (
     POLICY_FIELDS,
     SYSTEM_CLOCK,
@@ -95,13 +94,12 @@ class _SyncUnit:
 
 
 class _SyncFlavour:
-    __slots__ = ("bind", "clock", "pacing")
+    __slots__ = ("bind", "clock")
 
-    def __init__(self, bind: object, clock: Clock, pacing: Pacing) -> None:
+    def __init__(self, bind: object, clock: Clock) -> None:
         check_sync_bind(bind)
         self.bind = bind
         self.clock = clock
-        self.pacing = pacing
 
     def open(self) -> _SyncUnit:
         bind = self.bind
@@ -112,8 +110,8 @@ class _SyncFlavour:
         assert isinstance(bind, (Connection, Session))
         return _SyncUnit(bind, owned=False)
 
-    def sleep(self, seconds: float, ticket: int | None) -> None:
-        self.pacing.wait(ticket, seconds, self.clock)
+    def sleep(self, seconds: float) -> None:
+        self.clock.sleep(seconds)
 
 
 def check_sync_bind(bind: object) -> None:
@@ -163,5 +161,5 @@ def run_transaction(bind: Any, fn: Callable[[Any], T], **options: Unpack[PolicyO
     Any other error is raised unchanged, after one attempt.
     """
     attempts = new_attempts(bind, options, "run_transaction")
-    result: T = drive(transaction_steps(_SyncFlavour(bind, attempts.clock, attempts.counters.pacing), fn, attempts))
+    result: T = drive(transaction_steps(_SyncFlavour(bind, attempts.clock), fn, attempts))
     return result
