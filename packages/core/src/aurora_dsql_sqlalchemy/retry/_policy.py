@@ -40,8 +40,10 @@ class RetryPolicy:
     under ordinary contention needs more than a handful of attempts, and a
     caller is better served by a bound on its waiting time (as EF Core's
     default strategy, 30 s) than on a count.  Waits grow exponentially from
-    2 ms and are capped at 50 ms, with full jitter, so that writers of one
-    row spread out instead of colliding again.  For the count-bounded
+    4 ms and are capped at 100 ms (the cap of AWS's connectors), with full
+    jitter, so that writers of one row spread out instead of colliding
+    again: on a hot row, fewer and longer waits keep more of the row's
+    throughput than many short ones (``benchmarks/bench_counter.py``).  For the count-bounded
     behaviour of AWS's DSQL connectors use
     ``RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.1, jitter=0.25,
     max_elapsed=None)``.
@@ -50,9 +52,9 @@ class RetryPolicy:
     max_retries: int | None = None
     """Re-runs after the first attempt (so at most ``max_retries + 1``
     attempts); ``None``: no bound on the count, only ``max_elapsed``."""
-    base_delay: float = 0.002
+    base_delay: float = 0.004
     """Seconds before the first retry; doubles for each further retry."""
-    max_delay: float = 0.05
+    max_delay: float = 0.1
     """Cap, in seconds, on any single wait."""
     jitter: float = 1.0
     """Fraction of each wait that is random: the wait is drawn from
