@@ -1,17 +1,24 @@
-"""Goodput of a contended counter under OCC retries: 8 workers vs 1.
+"""Goodput of a hot row under OCC retries, against PostgreSQL's own row locking.
 
-Every worker increments the same row ``--increments`` times (default 1,250),
-each increment one :func:`~aurora_dsql_sqlalchemy.retry.run_transaction` at
-REPEATABLE READ, on an ``auroradsql+<driver>`` engine in strict local mode.
-With 8 workers the final value must be exactly 8 x 1,250 = 10,000: no
-increment lost to a conflict, none applied twice.
+Every writer increments the same row ``--increments`` times (default 250),
+each increment one transaction:
 
-Prints, for threads and for asyncio tasks (psycopg only): committed increments
-per second with 1 worker and with 8, the goodput fraction (8-worker rate /
-1-worker rate: how much of the single-writer rate survives contention on one
-row), and the retries it took.
+* ``retry``: :func:`~aurora_dsql_sqlalchemy.retry.run_transaction` with the
+  **default** retry policy on an ``auroradsql+<driver>`` engine in strict
+  local mode (REPEATABLE READ, as DSQL): a conflict is PostgreSQL's 40001
+  "could not serialize access", re-run by the helper;
+* ``locking``: stock ``postgresql+<driver>`` at PostgreSQL's default READ
+  COMMITTED, where writers queue on the row lock and nothing is retried (the
+  baseline: what the same server does when it may make writers wait).
 
-    python benchmarks/bench_counter.py [--driver psycopg|psycopg2] [--increments 1250]
+For 1, 2, 4, 8 and 16 writers it prints the goodput (committed increments per
+second) of both, the time ratio retry/locking, the retries, and whether the
+final value is exact (writers x increments: no increment lost, none applied
+twice; checked outside the timed region).  Any ``RetriesExhausted`` fails the
+run.  Rounds alternate the two arms; the ratio is of the medians.
+
+    python benchmarks/bench_counter.py [--driver psycopg|psycopg2] [--increments 250]
+        [--writers 1,2,4,8,16] [--rounds 3] [--async]
 
 The server is ``AURORA_DSQL_TEST_URL`` if set, else an embedded PostgreSQL 16.
 """
@@ -21,9 +28,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -37,8 +46,6 @@ from aurora_dsql_sqlalchemy.retry import (
 from sqlalchemy.engine import URL, make_url
 
 WORKERS = 8
-# One hot row and eight writers: far more than the default 3 retries are needed.
-POLICY = RetryPolicy(max_retries=10_000, base_delay=0.001, max_delay=0.05, jitter=1.0)
 
 metadata = sa.MetaData()
 counter = sa.Table(
@@ -60,7 +67,12 @@ class Run:
 
     @property
     def rate(self) -> float:
+        """Goodput: committed increments per second."""
         return self.workers * self.increments / self.seconds
+
+    @property
+    def exact(self) -> bool:
+        return self.final == self.workers * self.increments
 
 
 class RetryCount:
@@ -94,20 +106,12 @@ def value(engine: sa.Engine) -> int:
         return int(conn.scalar(sa.select(counter.c.n)) or 0)
 
 
-def run_threads(engine: sa.Engine, workers: int, increments: int) -> Run:
-    reset(engine)
-    retries = RetryCount()
+def _timed_threads(workers: int, body: Callable[[], None]) -> float:
     failures: list[BaseException] = []
 
     def worker() -> None:
         try:
-            for _ in range(increments):
-                run_transaction(
-                    engine,
-                    lambda conn: conn.execute(increment),
-                    policy=POLICY,
-                    on_retry=retries,
-                )
+            body()
         except Exception as error:
             failures.append(error)
 
@@ -120,7 +124,37 @@ def run_threads(engine: sa.Engine, workers: int, increments: int) -> Run:
     seconds = time.perf_counter() - started
     if failures:
         raise failures[0]
+    return seconds
+
+
+def run_threads(
+    engine: sa.Engine, workers: int, increments: int, policy: RetryPolicy | None = None
+) -> Run:
+    """``workers`` threads x ``increments`` run_transaction increments (default policy)."""
+    reset(engine)
+    retries = RetryCount()
+
+    def body() -> None:
+        for _ in range(increments):
+            run_transaction(
+                engine, lambda conn: conn.execute(increment), policy=policy, on_retry=retries
+            )
+
+    seconds = _timed_threads(workers, body)
     return Run(workers, increments, seconds, retries.n, value(engine))
+
+
+def run_locking(engine: sa.Engine, workers: int, increments: int) -> Run:
+    """The baseline: plain transactions at READ COMMITTED, queueing on the row lock."""
+    reset(engine)
+
+    def body() -> None:
+        for _ in range(increments):
+            with engine.begin() as conn:
+                conn.execute(increment)
+
+    seconds = _timed_threads(workers, body)
+    return Run(workers, increments, seconds, 0, value(engine))
 
 
 def run_tasks(url: URL, engine: sa.Engine, workers: int, increments: int) -> Run:
@@ -139,7 +173,7 @@ def run_tasks(url: URL, engine: sa.Engine, workers: int, increments: int) -> Run
 
         async def worker() -> None:
             for _ in range(increments):
-                await run_transaction_async(async_engine, unit, policy=POLICY, on_retry=retries)
+                await run_transaction_async(async_engine, unit, on_retry=retries)
 
         try:
             started = time.perf_counter()
@@ -152,47 +186,66 @@ def run_tasks(url: URL, engine: sa.Engine, workers: int, increments: int) -> Run
     return Run(workers, increments, seconds, retries.n, value(engine))
 
 
-def report(label: str, single: Run, many: Run) -> bool:
-    expected = many.workers * many.increments
-    ok = many.final == expected and single.final == single.increments
-    print(
-        f"{label}: 1 worker {single.rate:,.0f} increments/s; {many.workers} workers "
-        f"{many.rate:,.0f} increments/s, final value {many.final:,} (expected {expected:,}) "
-        f"{'OK' if ok else 'WRONG'}, {many.retries:,} retries "
-        f"({many.retries / expected:.2f} per increment) in {many.seconds:.1f} s; "
-        f"goodput {many.rate / single.rate:.2f}x of the 1-worker rate"
-    )
-    return ok
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--driver", choices=("psycopg", "psycopg2"), default="psycopg")
-    parser.add_argument("--increments", type=int, default=1_250)
-    parser.add_argument("--no-async", action="store_true", help="skip the asyncio run")
+    parser.add_argument("--increments", type=int, default=250)
+    parser.add_argument("--writers", default="1,2,4,8,16")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--async", dest="run_async", action="store_true", help="add an asyncio run")
+    parser.add_argument(
+        "--policy",
+        default="",
+        help="try other RetryPolicy fields, e.g. base_delay=0.001,max_delay=0.1 (default: the default)",
+    )
     args = parser.parse_args()
+    fields = dict(item.split("=") for item in args.policy.split(",") if item)
+    policy = RetryPolicy(**{k: float(v) for k, v in fields.items()}) if fields else None
+    writer_counts = [int(w) for w in args.writers.split(",")]
 
     ok = True
     with ExitStack() as stack:
-        url = server_url(stack).set(drivername=f"auroradsql+{args.driver}")
-        engine = sa.create_engine(url, pool_size=WORKERS)  # strict local mode, REPEATABLE READ
-        stack.callback(engine.dispose)
-        metadata.drop_all(engine)
-        metadata.create_all(engine)
-        single = run_threads(engine, 1, args.increments)
-        ok &= report(
-            f"{args.driver} threads",
-            single,
-            run_threads(engine, WORKERS, args.increments),
+        base = server_url(stack)
+        size = max(writer_counts)
+        strict = sa.create_engine(base.set(drivername=f"auroradsql+{args.driver}"), pool_size=size)
+        stock = sa.create_engine(base.set(drivername=f"postgresql+{args.driver}"), pool_size=size)
+        stack.callback(strict.dispose)
+        stack.callback(stock.dispose)
+        metadata.drop_all(stock)
+        metadata.create_all(strict)
+        print(
+            f"{args.driver}: hot row, each writer {args.increments} increments, "
+            f"median of {args.rounds} rounds; ratio = retry time / locking time"
         )
-        if args.driver == "psycopg" and not args.no_async:
-            single = run_tasks(url, engine, 1, args.increments)
-            ok &= report(
-                "psycopg asyncio",
-                single,
-                run_tasks(url, engine, WORKERS, args.increments),
+        print(
+            f"{'writers':>7} {'locking inc/s':>14} {'retry inc/s':>12} {'ratio':>6} "
+            f"{'retries':>8} {'per inc':>8}  exact"
+        )
+        for workers in writer_counts:
+            retry_runs, lock_runs = [], []
+            for _ in range(args.rounds):
+                lock_runs.append(run_locking(stock, workers, args.increments))
+                retry_runs.append(run_threads(strict, workers, args.increments, policy))
+            exact = all(r.exact for r in retry_runs + lock_runs)
+            ok &= exact
+            retry_s = statistics.median(r.seconds for r in retry_runs)
+            lock_s = statistics.median(r.seconds for r in lock_runs)
+            total = workers * args.increments
+            retries = statistics.median(r.retries for r in retry_runs)
+            print(
+                f"{workers:>7} {total / lock_s:>14,.0f} {total / retry_s:>12,.0f} "
+                f"{retry_s / lock_s:>5.2f}x {retries:>8,.0f} {retries / total:>8.2f}  "
+                f"{'OK' if exact else 'WRONG'}"
             )
-        metadata.drop_all(engine)
+        if args.run_async and args.driver == "psycopg":
+            for workers in writer_counts:
+                run = run_tasks(base.set(drivername="auroradsql+psycopg"), strict, workers, args.increments)
+                ok &= run.exact
+                print(
+                    f"asyncio {workers:>2} tasks: {run.rate:,.0f} inc/s, {run.retries:,} retries, "
+                    f"{'OK' if run.exact else 'WRONG'}"
+                )
+        metadata.drop_all(stock)
     return 0 if ok else 1
 
 

@@ -23,13 +23,18 @@ from aurora_dsql_sqlalchemy.errors import (
     TransactionLimitExceeded,
 )
 from aurora_dsql_sqlalchemy.retry import (
+    RETRY_POLICY,
+    Clock,
     RetryEvent,
     RetryPolicy,
+    RetryStats,
     backoff_delay,
     classify,
     is_retryable,
+    reset_stats,
     resolve_policy,
     run_transaction,
+    stats,
     transactional,
 )
 from sqlalchemy import Integer, String, create_engine, event, text
@@ -206,10 +211,16 @@ def test_describe_carries_no_sql_or_parameters() -> None:
 # -- backoff and policy ---------------------------------------------------------------------------
 
 
-def test_defaults_follow_aws_connectors() -> None:
-    p = rules.RETRY_POLICY
-    assert (p.max_retries, p.base_delay, p.max_delay) == (3, 0.001, 0.1)
-    assert 0 < p.jitter <= 1
+def test_default_is_bounded_by_elapsed_time_not_by_a_count() -> None:
+    p = RETRY_POLICY
+    assert p.max_retries is None and p.max_attempts is None
+    assert p.max_elapsed == 30.0
+    assert 0 < p.base_delay <= p.max_delay <= 0.1 and p.jitter == 1.0
+    assert rules.RETRY_POLICY is RETRY_POLICY  # still importable from its old home
+    assert rules.RetryPolicy is RetryPolicy
+    with pytest.raises(ValueError, match="needs a bound"):
+        RetryPolicy(max_elapsed=None)
+    assert RetryPolicy(max_retries=3, max_elapsed=None).max_attempts == 4
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:
@@ -230,7 +241,7 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
     samples = [backoff_delay(full, 8, rand=rng.random) for _ in range(500)]
     assert 0 <= min(samples) < 0.01 and 0.09 < max(samples) <= 0.1
 
-    default = rules.RETRY_POLICY
+    default = RETRY_POLICY
     for n in range(1, 6):
         d = backoff_delay(default, n)
         ceiling = min(default.max_delay, default.base_delay * 2 ** (n - 1))
@@ -239,7 +250,7 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
 
 def test_policy_resolution_order() -> None:
     engine = create_engine("sqlite://")
-    assert resolve_policy(engine) is rules.RETRY_POLICY
+    assert resolve_policy(engine) is RETRY_POLICY
     tuned = RetryPolicy(max_retries=9)
     tuned_engine = engine.execution_options(retry_policy=tuned)
     assert resolve_policy(tuned_engine) is tuned
@@ -537,3 +548,116 @@ def test_flush_errors_are_statement_errors_not_commit_errors(
     factory = sessionmaker(bind=orm_engine)
     with pytest.raises(sa_exc.IntegrityError):
         run_transaction(factory, lambda s: s.add(Item(id=1, name="dup")), policy=FAST)
+
+
+# -- keyword arguments, clock, decorator misuse ----------------------------------------------------
+
+
+def test_a_misspelt_keyword_is_a_type_error(engine: Engine) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_retry'"):
+        run_transaction(engine, Flaky([]), max_retry=3)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
+        transactional(engine, retries=3)  # type: ignore[call-arg]
+
+
+class FakeClock(Clock):
+    """Time that moves only when the loop waits (plus ``step`` per reading)."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.now = 1000.0
+        self.step = step
+        self.waits: list[float] = []
+
+    def monotonic(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_default_budget_is_thirty_seconds_of_retrying(engine: Engine) -> None:
+    clock = FakeClock(step=0.05)  # each attempt "takes" 50 ms
+    work = Flaky([occ() for _ in range(100_000)])
+    with pytest.raises(RetriesExhausted, match="30 s budget") as info:
+        run_transaction(engine, work, clock=clock)
+    assert 29.0 < clock.now - 1000.0 <= 30.1
+    assert work.calls == len(info.value.attempts) > 100  # far more than a handful
+    assert max(clock.waits) <= RETRY_POLICY.max_delay
+
+
+def test_a_hot_row_that_clears_within_the_budget_commits(engine: Engine) -> None:
+    clock = FakeClock(step=0.001)
+    work = Flaky([occ() for _ in range(500)])
+    assert run_transaction(engine, work, clock=clock) == 1
+    assert work.calls == 501
+
+
+def test_transactional_without_arguments_is_refused_when_applied() -> None:
+    def body(session: Session) -> None:
+        raise AssertionError("never runs")
+
+    with pytest.raises(TypeError, match=r"write @transactional\(Session\)"):
+        transactional(body)
+    with pytest.raises(TypeError, match="run_transaction_async"):
+        transactional("sqlite://")(body)
+
+
+def test_commit_and_rollback_inside_are_refused_with_the_data_unchanged(
+    engine: Engine, orm_engine: Engine
+) -> None:
+    def commits(conn: Connection) -> None:
+        conn.execute(text("UPDATE t SET n = 5"))
+        conn.commit()
+
+    with pytest.raises(sa_exc.InvalidRequestError, match=r"conn.commit\(\) was called inside"):
+        run_transaction(engine, commits, policy=FAST)
+    assert value(engine) == 0
+
+    def rolls_back(session: Session) -> None:
+        item = session.get(Item, 1)
+        assert item is not None
+        item.name = "lost"
+        session.rollback()
+
+    with pytest.raises(sa_exc.InvalidRequestError, match=r"session.rollback\(\)"):
+        run_transaction(sessionmaker(bind=orm_engine), rolls_back, policy=FAST)
+    with Session(orm_engine) as s:
+        assert s.get(Item, 1).name == "one"  # type: ignore[union-attr]
+    assert not is_retryable(sa_exc.InvalidRequestError("x"))
+
+
+# -- per-engine counters ---------------------------------------------------------------------------
+
+
+def test_per_engine_counters(engine: Engine) -> None:
+    reset_stats(engine)
+    other = create_engine("sqlite://")
+    run_transaction(engine, Flaky([occ(), wrapped(pg3.SerializationFailure(OC001))]), policy=FAST)
+    run_transaction(engine, Flaky([wrapped(pg3.SerializationFailure(PG_SERIALIZATION))]), policy=FAST)
+    with pytest.raises(RetriesExhausted):
+        run_transaction(engine, Flaky([occ(), occ()]), policy=FAST, max_retries=1)
+    with pytest.raises(sa_exc.IntegrityError):
+        run_transaction(engine, Flaky([wrapped(pg3.UniqueViolation("dup"))]), policy=FAST)
+    fail_commit_with(
+        engine,
+        [wrapped(psycopg.OperationalError("server closed the connection"), invalidated=True)],
+    )
+    with pytest.raises(CommitOutcomeUnknown):
+        run_transaction(engine, Flaky([]), policy=FAST)
+
+    snapshot = stats(engine.execution_options(retry_policy=FAST))  # shares its parent's
+    assert snapshot == stats(sessionmaker(bind=engine))
+    assert snapshot.attempts == 3 + 2 + 2 + 1 + 1
+    assert snapshot.commits == 2 and snapshot.retries == 2 + 1 + 1
+    assert dict(snapshot.conflicts) == {"OC000": 3, "OC001": 1, "40001": 1}
+    assert snapshot.retries_exhausted == 1 and snapshot.commit_outcomes_unknown == 1
+    assert dict(snapshot.faults) == {"40001": 5, "23505": 1, "commit-outcome-unknown": 1}
+    summary = snapshot.summary()
+    assert "9 attempts, 2 committed, 4 retries" in summary
+    assert "OC000 x 3, OC001 x 1, other 40001 x 1" in summary
+    assert "hunter2" not in summary and "UPDATE" not in summary and "sqlite" not in summary
+    assert stats(other) == RetryStats()
+    reset_stats(engine)
+    assert stats(engine).attempts == 0

@@ -933,29 +933,15 @@ NEW_CONNECTIONS_PER_SECOND: Final = 100
 NEW_CONNECTIONS_BURST: Final = 1_000
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for re-running a transaction after an OCC conflict.
+def __getattr__(name: str) -> object:
+    # RetryPolicy and RETRY_POLICY are client policy, not DSQL facts: they live in
+    # aurora_dsql_sqlalchemy.retry; still importable from here for existing code
+    if name in ("RetryPolicy", "RETRY_POLICY"):
+        from . import retry
 
-    The defaults follow AWS's DSQL connectors: 3 retries, exponential backoff
-    from 1 ms capped at 100 ms, with jitter.
-    """
+        return getattr(retry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    max_retries: int = 3
-    """Re-runs after the first attempt (so at most ``max_retries + 1`` attempts)."""
-    base_delay: float = 0.001
-    """Seconds before the first retry; doubles for each further retry."""
-    max_delay: float = 0.1
-    """Cap, in seconds, on any single wait."""
-    jitter: float = 0.25
-    """Fraction of each wait that is random: the wait is drawn from
-    ``[d * (1 - jitter), d]``; ``1.0`` is "full jitter" (uniform in ``[0, d]``)."""
-    max_elapsed: float | None = None
-    """Give up rather than start an attempt later than this many seconds after
-    the first one began (``None``: bounded by ``max_retries`` only)."""
-
-
-RETRY_POLICY: Final = RetryPolicy()
 
 CONNECTION_LIFETIME_SECONDS: Final = 3_600
 POOL_RECYCLE_SECONDS: Final = 3_300
