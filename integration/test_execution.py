@@ -103,7 +103,7 @@ def test_refusal_aborts_the_transaction(engine: sa.Engine, items: sa.Table) -> N
         with pytest.raises(sa_exc.DBAPIError) as refused:
             conn.exec_driver_sql("TRUNCATE items")
         assert sqlstate(refused.value) == truncate.sqlstate
-        assert "unsupported statement: TRUNCATE" in str(refused.value)
+        assert "unsupported statement: Truncate" in str(refused.value)
         # every later statement of that transaction fails, until ROLLBACK ...
         with pytest.raises(sa_exc.DBAPIError) as later:
             conn.execute(sa.select(items.c.id))

@@ -64,12 +64,12 @@ def _count_jobs(url: URL) -> int:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            return int(conn.scalar(sa.text("SELECT count(*) FROM sys.jobs")))
+            return int(conn.scalar(sa.text("SELECT count(*) FROM aurora_dsql_local.jobs")))
     finally:
         engine.dispose()
 
 
-@pytest.mark.parametrize("local_mode_used_before", [False, True], ids=["fresh-db", "sys-present"])
+@pytest.mark.parametrize("local_mode_used_before", [False, True], ids=["fresh-db", "local-schema-present"])
 def test_fixtures_agree_and_leave_nothing_behind(
     pg_url: URL, tmp_path: Path, local_mode_used_before: bool
 ) -> None:
@@ -79,7 +79,7 @@ def test_fixtures_agree_and_leave_nothing_behind(
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     user_db = pg_url.set(database=name)
     try:
-        if local_mode_used_before:  # the database already has local mode's sys schema
+        if local_mode_used_before:  # the database already has local mode's schema
             engine = sa.create_engine(user_db.set(drivername=f"auroradsql+{pg_url.get_driver_name()}"))
             with engine.connect():
                 pass
@@ -98,7 +98,7 @@ def test_fixtures_agree_and_leave_nothing_behind(
         assert "2 passed" in done.stdout, done.stdout
         assert _schemas_and_tables(user_db) == before
         if local_mode_used_before:
-            assert before == (["public", "sys"], ["sys.jobs"])
+            assert before == (["aurora_dsql_local", "public"], ["aurora_dsql_local.jobs"])
             assert _count_jobs(user_db) == 0
         else:
             assert before == (["public"], [])

@@ -144,9 +144,9 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         if dialect._dbapi_in_transaction(dbapi_conn):
             if state.wrote:
                 rule = rules.rule("ddl-dml-mix")
-                # refused before sending, and the transaction aborted as DSQL
-                # aborts it: its writes are never committed behind the user's back
-                self.dsql_refusal = Refusal(rule.sqlstate, rule.server_message(), aborts=True)
+                # the dialect's own refusal, before sending (on DSQL as locally):
+                # the transaction and its writes stay usable
+                self.dsql_refusal = Refusal(rule.sqlstate, rule.server_message(), aborts=False)
                 return
             # Only reads so far (e.g. create_all's has_table checks): end that
             # transaction so the DDL gets one of its own.

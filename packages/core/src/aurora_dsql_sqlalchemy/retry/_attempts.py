@@ -110,7 +110,7 @@ class Attempts:
         if budget is not None and elapsed + delay > budget:
             self._give_up(f"within its {budget:g} s budget ({attempt} attempts)", elapsed)
 
-        self.counters.add("retries")
+        self.counters.count("retries")
         log.info(
             "Aurora DSQL transaction attempt %d of %s failed with %s; retrying in %.1f ms",
             attempt,
@@ -136,7 +136,7 @@ class Attempts:
         )
 
     def _give_up(self, how: str, elapsed: float) -> None:
-        self.counters.add("retries_exhausted")
+        self.counters.count("retries_exhausted")
         summary = self._summary()
         log.warning("Aurora DSQL transaction gave up %s in %.3f s: %s", how, elapsed, summary)
         raise RetriesExhausted(
@@ -253,7 +253,7 @@ def transaction_steps(flavour: Flavour, fn: Callable[[Any], Any], attempts: Atte
     """Run ``fn`` in transactions until one commits or :class:`Attempts` gives up."""
     while True:
         phase = _Phase()
-        attempts.counters.add("attempts")
+        attempts.counters.count("attempts")
         try:
             unit: Unit = (yield flavour.open).get()
             try:
@@ -263,7 +263,7 @@ def transaction_steps(flavour: Flavour, fn: Callable[[Any], Any], attempts: Atte
         except Exception as exc:
             delay = attempts.failed(exc, at_commit=phase.at_commit)
         else:
-            attempts.counters.add("commits")
+            attempts.counters.count("commits")
             return result
         (yield functools.partial(flavour.sleep, delay)).get()
 

@@ -83,7 +83,7 @@ class Counters:
         self._conflicts: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
 
-    def add(self, name: str) -> None:
+    def count(self, name: str) -> None:
         with self._lock:
             self._counts[name] += 1
 

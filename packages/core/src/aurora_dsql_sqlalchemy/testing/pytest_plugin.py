@@ -30,7 +30,7 @@ Fixtures (session scope):
     else psycopg (3) when installed, else psycopg2.
 
     Nothing is left behind in a database named by ``AURORA_DSQL_TEST_URL``:
-    besides the session's schema, the ``sys`` schema local mode creates for
+    besides the session's schema, the ``aurora_dsql_local`` schema local mode creates for
     its emulated index jobs is dropped again if the session created it (or,
     if it was there before, the job rows the session added are deleted),
     unless another test session is still using the database.
@@ -131,8 +131,6 @@ def dsql_engine(
 
 
 _SCHEMA_PREFIX = "dsql_test_"
-# local mode's emulation of DSQL's job machinery (see local.jobs)
-_JOBS_SCHEMA = "sys"
 
 
 @contextmanager
@@ -141,6 +139,8 @@ def _session_schema(url: URL) -> Iterator[str]:
     import uuid
 
     import sqlalchemy as sa
+
+    from ..local.jobs import LOCAL_SCHEMA
 
     schema = f"{_SCHEMA_PREFIX}{uuid.uuid4().hex[:12]}"
     # Set-up around the tests, not code under test: the stock PostgreSQL dialect.
@@ -154,7 +154,7 @@ def _session_schema(url: URL) -> Iterator[str]:
         with admin.connect() as conn:
             had_jobs_schema, started = conn.execute(
                 sa.text("SELECT to_regnamespace(:name) IS NOT NULL, now()"),
-                {"name": _JOBS_SCHEMA},
+                {"name": LOCAL_SCHEMA},
             ).one()
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
         yield schema
@@ -170,6 +170,8 @@ def _remove_local_jobs(conn: Any, had_jobs_schema: bool, started: Any) -> None:
     another session (another schema of this plugin) may still need it."""
     import sqlalchemy as sa
 
+    from ..local.jobs import LOCAL_SCHEMA
+
     others = conn.scalar(
         sa.text("SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, :prefix)"),
         {"prefix": _SCHEMA_PREFIX},
@@ -177,6 +179,9 @@ def _remove_local_jobs(conn: Any, had_jobs_schema: bool, started: Any) -> None:
     if others:
         return
     if not had_jobs_schema:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{_JOBS_SCHEMA}" CASCADE')
-    elif conn.scalar(sa.text("SELECT to_regclass('sys.jobs') IS NOT NULL")):
-        conn.execute(sa.text("DELETE FROM sys.jobs WHERE start_time >= :started"), {"started": started})
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{LOCAL_SCHEMA}" CASCADE')
+    elif conn.scalar(sa.text(f"SELECT to_regclass('{LOCAL_SCHEMA}.jobs') IS NOT NULL")):
+        conn.execute(
+            sa.text(f"DELETE FROM {LOCAL_SCHEMA}.jobs WHERE start_time >= :started"),
+            {"started": started},
+        )
