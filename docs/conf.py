@@ -40,11 +40,13 @@ autodoc_inherit_docstrings = False
 nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(sqlalchemy|alembic|psycopg|psycopg2|pglast|pgserver|botocore|boto3|pytest|_pytest)(\..*)?"),
-    (r"py:.*", r"(typing|collections|contextlib|dataclasses|datetime|logging|threading|asyncio|concurrent|argparse|pathlib|types|enum|re)(\..*)?"),
+    (r"py:.*", r"(MappingProxyType|typing|collections|contextlib|dataclasses|datetime|logging|threading|asyncio|concurrent|argparse|pathlib|types|enum|re)(\..*)?"),
     (r"py:.*", r"(Any|Callable|Iterator|Iterable|Sequence|Mapping|TypeVar|ParamSpec|Awaitable|Coroutine|Literal|Final|Self|T|P|R|_T|_R|_P)"),
     (r"py:.*", r"(Engine|Connection|Session|AsyncEngine|AsyncConnection|AsyncSession|URL|MetaData|Table|Dialect|sessionmaker|async_sessionmaker|TypeEngine|ClauseElement|Executable|SQLCompiler|CacheKey|SchemaTranslateMapType|Linting|Column|inspect)"),
     # type variables and aliases in signatures
     (r"py:class", r"aurora_dsql_sqlalchemy\..*\.(T|R|P|Kind)"),
+    # type aliases in signatures (documented where they are defined)
+    (r"py:class", r"(LocalModeName|Kind|Job|Pool|RuleId|RetryEvent|RetryCallback)"),
 ]
 
 # -- the README's sections as guide pages ---------------------------------------

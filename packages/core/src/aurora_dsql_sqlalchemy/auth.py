@@ -7,7 +7,7 @@ with the caller's AWS credentials (no network call).  User ``admin`` needs a
 checked only when a connection is opened; an open connection outlives it.
 
 The dialect does all of this for you (see
-:class:`aurora_dsql_sqlalchemy.connection.ConnectionMixin`); this module holds
+:class:`aurora_dsql_sqlalchemy.connection.DSQLConnector`); this module holds
 the pieces, usable on their own:
 
 * :func:`is_dsql_host` / :func:`parse_host` / :func:`region_from_host` tell a

@@ -129,7 +129,7 @@ class AuroraDSQLDialect(PGDialect):
     :class:`~.context.AuroraDSQLExecutionContext`.  Driver distributions
     subclass it with SQLAlchemy's driver dialect (``class
     AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2)``) and
-    implement :meth:`_server_error` and :meth:`_dbapi_transaction_status`.
+    implement ``_server_error`` and ``_dbapi_transaction_status``.
     """
 
     name = "auroradsql"

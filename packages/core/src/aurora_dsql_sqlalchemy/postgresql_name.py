@@ -27,7 +27,7 @@ except that its ``name`` is ``"postgresql"``.  What keys on the name:
   ``auroradsql``);
 * Alembic finds the Aurora DSQL implementation (registered under
   ``postgresql`` as a subclass of Alembic's own that hands the DSQL
-  dialects to :class:`~aurora_dsql_sqlalchemy.alembic_impl.AuroraDSQLImpl`
+  dialects to :class:`~aurora_dsql_sqlalchemy.alembic.impl.AuroraDSQLImpl`
   and is Alembic's PostgreSQL implementation for every other dialect);
 * name-keyed hooks of SQLAlchemy itself -- ``@compiles(X, "postgresql")``,
   ``DDL(...).execute_if(dialect="postgresql")``, dialect-specific hints and

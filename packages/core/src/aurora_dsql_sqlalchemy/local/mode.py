@@ -5,7 +5,7 @@ turns out to be PostgreSQL.  It owns the policy (``strict`` or ``translate``,
 relaxed rules, limits), the plans of local statements (DSQL-only syntax
 translated, strict-mode violations found once per distinct text), the
 per-transaction accounting of DSQL's limits, and the emulation's setup
-(:mod:`.jobs`).  The execution context asks it; nothing else does.
+(:mod:`aurora_dsql_sqlalchemy.local.jobs`).  The execution context asks it; nothing else does.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ is raised; its ``.attempts`` lists each attempt's error.
 
 Configuration, most specific first: keyword arguments of the call (see
 :class:`PolicyOverrides`), a ``retry_policy`` execution option of the engine
-(or connection), then :data:`RETRY_POLICY`: retry for up to **30 seconds**,
+(or connection), then ``RETRY_POLICY``: retry for up to **30 seconds**,
 however many attempts that takes, with waits growing from 4 ms to at most
 100 ms, fully jittered.  A hot row written by a few dozen clients needs many
 attempts, and the time a caller waits is what it can plan for; 30 s is EF
@@ -141,3 +141,14 @@ __all__ = [
     "stats",
     "transactional",
 ]
+
+# The implementation modules are private: the public names belong here (as
+# psycopg's do to ``psycopg``), in tracebacks, reprs and the documentation.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith(f"{__name__}._"):
+        try:
+            _obj.__module__ = __name__
+        except (AttributeError, TypeError):  # aliases of typing constructs
+            pass
+del _name, _obj

@@ -76,6 +76,7 @@ class RetryPolicy:
         return None if self.max_retries is None else self.max_retries + 1
 
 
+#: The default policy: retry for up to 30 s of elapsed time, whatever the count.
 RETRY_POLICY: Final = RetryPolicy()
 """The policy used when neither the call nor the engine chooses one."""
 
@@ -97,7 +98,7 @@ class PolicyOverrides(PolicyFields, total=False):
 
     policy: RetryPolicy | None
     """The policy to start from (default: the ``retry_policy`` execution
-    option of the engine, else :data:`RETRY_POLICY`)."""
+    option of the engine, else ``RETRY_POLICY``)."""
     on_retry: RetryCallback | None
     """Called with a :class:`RetryEvent` before each wait (default: the
     ``on_retry`` execution option, if any)."""
@@ -188,7 +189,7 @@ def resolve_policy(
 ) -> RetryPolicy:
     """The policy a call will use: ``overrides`` (non-``None`` keyword
     arguments) over ``policy``, over the ``retry_policy`` execution option of
-    ``bind``'s engine, over :data:`RETRY_POLICY`."""
+    ``bind``'s engine, over ``RETRY_POLICY``."""
     if policy is None:
         configured = options_of(bind).get("retry_policy")
         if configured is not None and not isinstance(configured, RetryPolicy):

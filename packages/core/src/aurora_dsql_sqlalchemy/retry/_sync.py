@@ -158,6 +158,7 @@ def run_transaction(bind: Any, fn: Callable[[Any], T], **options: Unpack[PolicyO
         size or age limit (``54000``).
     :raises CommitOutcomeUnknown: COMMIT failed without a definite answer
         (unless ``idempotent=True``).
+
     Any other error is raised unchanged, after one attempt.
     """
     attempts = new_attempts(bind, options, "run_transaction")
