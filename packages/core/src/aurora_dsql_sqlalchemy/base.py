@@ -66,9 +66,10 @@ If you build Alembic's context before creating any engine, add
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import event
@@ -87,9 +88,9 @@ from .connection import DSQLConnector
 from .context import AuroraDSQLExecutionContext, state_of
 from .errors import DSQLUnsupportedError
 from .jobs import JobWaiter, forget_ddl_state, install_ddl_listeners
-from .local.mode import LocalMode
+from .local.mode import CONFLICT_LOCK_TIMEOUT_MS, LocalMode
 from .options import URL_OPTIONS, DialectOptions, LocalModeName
-from .statements import StatementPlans
+from .statements import Kind, StatementPlans
 
 __all__ = ["AuroraDSQLDialect"]
 
@@ -292,17 +293,48 @@ class AuroraDSQLDialect(PGDialect):
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if context is not None and context.dsql_refusal is not None:
             context.refuse()
-        super().do_execute(cursor, statement, parameters, context)
+        try:
+            super().do_execute(cursor, statement, parameters, context)
+        except Exception as error:
+            with self._answer_as_dsql(error, cursor, context):
+                super().do_execute(cursor, statement, parameters, context)
 
     def do_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if context is not None and context.dsql_refusal is not None:
             context.refuse()
-        super().do_executemany(cursor, statement, parameters, context)
+        try:
+            super().do_executemany(cursor, statement, parameters, context)
+        except Exception as error:
+            with self._answer_as_dsql(error, cursor, context):
+                super().do_executemany(cursor, statement, parameters, context)
 
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
         if context is not None and context.dsql_refusal is not None:
             context.refuse()
-        super().do_execute_no_params(cursor, statement, context)
+        try:
+            super().do_execute_no_params(cursor, statement, context)
+        except Exception as error:
+            with self._answer_as_dsql(error, cursor, context):
+                super().do_execute_no_params(cursor, statement, context)
+
+    @contextlib.contextmanager
+    def _answer_as_dsql(self, error: Exception, cursor: Any, context: Any) -> Iterator[None]:
+        """A failed statement, as DSQL would have answered it (strict local
+        mode; only on the error path).  A writer that met another
+        transaction's row lock gets DSQL's conflict (``40001`` OC000) instead
+        of waiting; DDL, which DSQL never fails for rows, waits as PostgreSQL
+        does: the block re-runs it without the lock timeout."""
+        answer = self.local.conflict(error) if self.local is not None else None
+        if answer is None:
+            raise error
+        plan = getattr(context, "dsql_plan", None)
+        if plan is None or plan.kind is not Kind.DDL:
+            raise self._server_error(*answer) from error
+        cursor.execute("SET lock_timeout = 0")
+        try:
+            yield
+        finally:
+            cursor.execute(f"SET lock_timeout = {CONFLICT_LOCK_TIMEOUT_MS}")
 
     def do_commit(self, dbapi_connection: Any) -> None:
         state = state_of(dbapi_connection)

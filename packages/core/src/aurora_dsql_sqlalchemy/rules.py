@@ -925,6 +925,11 @@ SIGNATURE_EXPIRED_HINT: Final = re.compile(r"signature expired", re.IGNORECASE)
 """The HINT of an ``08006`` "access denied" that a freshly signed token cures:
 re-sign once.  Without it the credentials themselves were refused: no retry."""
 
+#: PostgreSQL's ``lock_not_available``: what a writer that would wait for
+#: another transaction's row lock gets in strict local mode (a short
+#: ``lock_timeout``), answered as DSQL's data conflict (``occ-data``) instead.
+POSTGRESQL_LOCK_NOT_AVAILABLE: Final = "55P03"
+
 #: Connections a cluster accepts at once (more: ``53300``).
 MAX_CONNECTIONS: Final = 10_000
 #: New connections a cluster accepts per second (more: ``53400`` rate exceeded) ...

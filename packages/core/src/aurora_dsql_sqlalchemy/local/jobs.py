@@ -142,9 +142,9 @@ SESSION_OPTIONS: Final = r"-c default_transaction_isolation=repeatable\ read -c 
 """DSQL's session defaults (REPEATABLE READ, UTC) as libpq startup options."""
 
 
-def setup_session(dbapi_conn: Any) -> None:
+def setup_session(dbapi_conn: Any, lock_timeout_ms: int | None = None) -> None:
     """Session defaults DSQL has: REPEATABLE READ, UTC (for a connection made
-    before local mode was known)."""
+    before local mode was known), and strict mode's lock timeout."""
     previous = dbapi_conn.autocommit
     dbapi_conn.autocommit = True
     cursor = dbapi_conn.cursor()
@@ -152,6 +152,7 @@ def setup_session(dbapi_conn: Any) -> None:
         cursor.execute(
             "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
             "SET TIME ZONE 'UTC'"
+            + (f"; SET lock_timeout = {int(lock_timeout_ms)}" if lock_timeout_ms else "")
         )
     finally:
         cursor.close()

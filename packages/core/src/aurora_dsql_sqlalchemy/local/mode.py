@@ -15,11 +15,20 @@ from dataclasses import replace
 from typing import Any, Final
 
 from .. import rules
+from ..errors import sqlstate_of
 from ..options import LocalModeName
 from ..statements import Kind, StatementPlan, classify
 from . import jobs
 
 __all__ = ["LocalMode", "TransactionState"]
+
+
+CONFLICT_LOCK_TIMEOUT_MS: Final = 100
+"""How long a strict-mode writer waits for another transaction's row lock
+before it gets DSQL's conflict (DSQL never waits).  Long enough that
+PostgreSQL's own short internal waits (a relation extension while several
+sessions COPY into one table) are not taken for conflicts, which DSQL would
+not report; short enough that no writer blocks for the other's lifetime."""
 
 
 class TransactionState:
@@ -144,17 +153,33 @@ class LocalMode:
 
     # -- sessions ----------------------------------------------------------------------
 
-    @staticmethod
-    def startup_options(cparams: dict[str, Any]) -> None:
-        """DSQL's session defaults as startup options: no extra round trip per connection."""
+    def startup_options(self, cparams: dict[str, Any]) -> None:
+        """DSQL's session defaults as startup options: no extra round trip per
+        connection.  Strict mode also makes writers stop waiting for each other
+        (``lock_timeout``), as they never wait on DSQL; see :meth:`conflict`."""
+        options = jobs.SESSION_OPTIONS
+        if self.enforces("occ-data"):
+            options += f" -c lock_timeout={CONFLICT_LOCK_TIMEOUT_MS}ms"
         extra = cparams.get("options")
-        cparams["options"] = f"{extra} {jobs.SESSION_OPTIONS}" if extra else jobs.SESSION_OPTIONS
+        cparams["options"] = f"{extra} {options}" if extra else options
 
-    @staticmethod
-    def set_up(dbapi_conn: Any) -> None:
+    def conflict(self, error: BaseException) -> tuple[str, str] | None:
+        """DSQL's answer (SQLSTATE, message) for a PostgreSQL error, if strict
+        mode answers it differently: a write that would have waited for another
+        transaction's row lock is DSQL's data conflict, ``40001`` OC000.  On
+        DSQL the loser usually learns it at COMMIT; here it learns it at the
+        statement, which retry code treats the same way (re-run the whole
+        transaction), and no writer blocks."""
+        if not self.enforces("occ-data") or sqlstate_of(error) != rules.POSTGRESQL_LOCK_NOT_AVAILABLE:
+            return None
+        rule = rules.RULES["occ-data"]
+        return rule.sqlstate, rule.server_message()
+
+    def set_up(self, dbapi_conn: Any) -> None:
         """The first connection (made before the mode was known)."""
         jobs.install_local_schema(dbapi_conn)
-        jobs.setup_session(dbapi_conn)
+        timeout = CONFLICT_LOCK_TIMEOUT_MS if self.enforces("occ-data") else None
+        jobs.setup_session(dbapi_conn, lock_timeout_ms=timeout)
 
 
 def _check(sql: str, limits: rules.Limits) -> tuple[Any, ...]:
