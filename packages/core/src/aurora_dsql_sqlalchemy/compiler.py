@@ -97,7 +97,7 @@ class AuroraDSQLCompiler(pg_base.PGCompiler):
         """The type objects of the widened key columns of the statement's
         tables (once per compilation, and only when an integer bind is cast)."""
         if self._widened_types is None:
-            found = set()
+            found: set[int] = set()
             statement = self.statement
             if statement is not None:
                 for table in sql_util.find_tables(statement, include_crud=True, include_joins=True):
@@ -230,8 +230,8 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             return None
         return super().visit_foreign_key_constraint(constraint, **kw)
 
-    def visit_create_table_as(self, create: Any, **kw: Any) -> str:  # SQLAlchemy 2.1
-        raise DSQLUnsupportedError(f"CREATE TABLE {create.table_name} AS SELECT", "create-table-as")
+    def visit_create_table_as(self, element: Any, **kw: Any) -> str:  # SQLAlchemy 2.1
+        raise DSQLUnsupportedError(f"CREATE TABLE {element.table_name} AS SELECT", "create-table-as")
 
     def visit_computed_column(self, generated: Any, **kw: Any) -> str:
         # DSQL's generated columns are STORED: Computed() without persisted=

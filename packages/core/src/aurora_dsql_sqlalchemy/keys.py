@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["is_identity_key", "is_serial_key", "is_widened"]
 
 
-def _integer_impl(column: Column[object], dialect: Dialect) -> sqltypes.TypeEngine[object] | None:
+def _integer_impl(column: Column[object], dialect: Dialect) -> sqltypes.Integer | None:
     impl = column.type.dialect_impl(dialect)
     if isinstance(impl, sqltypes.TypeDecorator):
         impl = impl.impl_instance
