@@ -211,3 +211,42 @@ def test_dsql_host_answered_by_postgresql_says_what_to_do(
         assert "connect to it by its own host name" in message
     finally:
         engine.dispose()
+
+
+def test_row_limit_error_reads_like_dsqls_with_the_rule_and_advice(engine: sa.Engine) -> None:
+    """The local row-limit error shows DSQL's message, then the rule and what to
+    do (a HINT line), not PL/pgSQL's CONTEXT trail; the transaction is aborted."""
+    rule = rules.RULES["transaction-rows"]
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE rowlimit (id int PRIMARY KEY)")
+    try:
+        with engine.connect() as conn:
+            with pytest.raises(sa.exc.DBAPIError) as raised:
+                conn.exec_driver_sql("INSERT INTO rowlimit SELECT g FROM generate_series(1, 3001) g")
+            text = str(raised.value.orig)
+            assert text.splitlines()[0] == rule.server_message()
+            assert f"[rule {rule.id}]" in text and rule.advice in text
+            assert "CONTEXT" not in text and "inline_code_block" not in text
+            with pytest.raises(sa.exc.DBAPIError) as aborted:
+                conn.exec_driver_sql("SELECT 1")
+            assert sqlstate(aborted.value) == rules.RULES["transaction-aborted"].sqlstate
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("DROP TABLE rowlimit")
+
+
+def test_reset_all_keeps_dsqls_session_defaults(dsql_url: URL) -> None:
+    """RESET ALL (which DSQL accepts) leaves every pooled connection at DSQL's
+    session defaults: the first connection, set up before local mode was
+    known, is replaced by one that has them as startup options."""
+    engine = sa.create_engine(dsql_url, pool_size=1, max_overflow=0)
+    try:
+        for _ in range(3):
+            with engine.connect() as conn:
+                conn.exec_driver_sql("RESET ALL")
+                conn.rollback()
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "repeatable read"
+                assert conn.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+    finally:
+        engine.dispose()

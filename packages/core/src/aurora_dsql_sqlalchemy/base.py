@@ -123,6 +123,7 @@ class AuroraDSQLIdentifierPreparer(PGIdentifierPreparer):
     }
 
 
+
 class AuroraDSQLDialect(PGDialect):
     """The driver-independent Aurora DSQL dialect.
 
@@ -167,6 +168,8 @@ class AuroraDSQLDialect(PGDialect):
     """Whether the server is Aurora DSQL (known after the first connection)."""
     local: LocalMode | None = None
     """Local mode's policy and emulation (``None`` on DSQL or before connecting)."""
+    provisional_connection: int | None = None
+    """``id()`` of the DBAPI connection local mode was set up on, until the pool replaces it."""
 
     # Positional-or-keyword, no bare "*": create_engine() discovers dialect
     # keywords from the positional part of __init__.  None means "not given"
@@ -257,7 +260,16 @@ class AuroraDSQLDialect(PGDialect):
         install_session_listener()
         if not event.contains(engine.pool, "checkin", forget_ddl_state):
             event.listen(engine.pool, "checkin", forget_ddl_state)
+        if not event.contains(engine.pool, "checkin", engine.dialect.replace_provisional):
+            event.listen(engine.pool, "checkin", engine.dialect.replace_provisional)
         _register_alembic_if_loaded()
+
+    def replace_provisional(self, dbapi_connection: Any, record: Any) -> None:
+        """Pool ``checkin``: replace the connection local mode was chosen on (it
+        was set up before the mode was known, see ``execution.choose_mode``)."""
+        if record is not None and id(dbapi_connection) == self.provisional_connection:
+            self.provisional_connection = None
+            record.invalidate(soft=True)  # reconnected, with startup options, at next checkout
 
     # -- first connection ----------------------------------------------------------------
 

@@ -100,7 +100,9 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         if plan.violations:
             violation = plan.violations[0]
             self.dsql_refusal = Refusal(
-                violation.rule.sqlstate, violation.server_message(), aborts=True
+                violation.rule.sqlstate,
+                violation.server_message() + violation.rule.hint(),
+                aborts=True,
             )
             return
         if plan.kind is Kind.DDL:

@@ -88,7 +88,7 @@ def choose_mode(dialect: AuroraDSQLDialect, dbapi_conn: Any) -> None:
             "cluster, check that the host name resolves to the cluster's endpoint."
         )
     mode = requested or "strict"
-    local = LocalMode(mode, dialect.relaxed_rules, dialect.limits)
+    local = LocalMode(mode, dialect.relaxed_rules, dialect.limits, dialect._server_error)
     dialect.local_mode, dialect.local = mode, local
     dialect.plans = StatementPlans(local.plan)
     from .local import jobs
@@ -103,6 +103,9 @@ def choose_mode(dialect: AuroraDSQLDialect, dbapi_conn: Any) -> None:
     )
     local.set_up(dbapi_conn)
     dialect.default_isolation_level = dialect.get_isolation_level(dbapi_conn)
+    # That connection got DSQL's session defaults by SET, not at startup, so a
+    # RESET ALL would drop them: the pool replaces it at its first checkin.
+    dialect.provisional_connection = id(dbapi_conn)
 
 
 def _server_is_dsql(dbapi_conn: Any) -> bool:

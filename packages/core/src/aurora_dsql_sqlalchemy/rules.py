@@ -156,6 +156,11 @@ class Rule:
         """DSQL's message with its placeholders filled."""
         return self.message.format(**fields) if fields else self.message
 
+    def hint(self) -> str:
+        """Our advice as a ``HINT:`` line (as PostgreSQL prints one), to follow
+        DSQL's own message in an error strict local mode raises."""
+        return f"\nHINT:  {self.advice} [rule {self.id}]"
+
     def explain(self, subject: str) -> str:
         """A user-facing sentence: what, which DSQL rule, what to do instead."""
         if self.severity == "warning":

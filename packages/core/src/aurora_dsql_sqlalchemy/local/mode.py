@@ -11,6 +11,7 @@ per-transaction accounting of DSQL's limits, and the emulation's setup
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
 
@@ -49,7 +50,15 @@ class TransactionState:
 class LocalMode:
     """Policy, plans, accounting and emulation of local mode."""
 
-    def __init__(self, mode: LocalModeName, relaxed: frozenset[str], limits: rules.Limits) -> None:
+    def __init__(
+        self,
+        mode: LocalModeName,
+        relaxed: frozenset[str],
+        limits: rules.Limits,
+        server_error: Callable[[str, str], Exception] | None = None,
+    ) -> None:
+        self.server_error = server_error
+        """The driver's error for (SQLSTATE, message), as the dialect raises its refusals."""
         self.mode: LocalModeName = mode
         self.strict = mode == "strict"
         self.relaxed = relaxed
@@ -118,7 +127,14 @@ class LocalMode:
             # Raised by the server itself, so that PostgreSQL aborts the
             # transaction exactly as DSQL does (later statements: 25P02).
             rule = rules.RULES["transaction-rows"]
-            jobs.raise_on_server(cursor, rule.sqlstate, rule.server_message())
+            try:
+                jobs.raise_on_server(cursor, rule.sqlstate, rule.server_message())
+            except Exception:
+                if self.server_error is None:
+                    raise
+                # the server has aborted the transaction; answer with DSQL's
+                # message and our advice, not PL/pgSQL's CONTEXT trail
+                raise self.server_error(rule.sqlstate, rule.server_message() + rule.hint()) from None
 
     def broken_at_commit(self, state: TransactionState) -> str | None:
         """The rule a COMMIT of this transaction breaks (strict mode), if any."""
