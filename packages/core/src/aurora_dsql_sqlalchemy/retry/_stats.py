@@ -48,8 +48,9 @@ class RetryStats:
         default_factory=lambda: MappingProxyType(dict.fromkeys(_CONFLICT_CODES, 0))
     )
     """Optimistic-concurrency conflicts: ``"OC000"`` (data), ``"OC001"``
-    (schema changed), ``"40001"`` (a serialization failure without an OC
-    code, as PostgreSQL in local mode reports it)."""
+    (schema changed), and DSQL's conflict SQLSTATE
+    (:data:`~aurora_dsql_sqlalchemy.rules.OCC_SQLSTATE`) for a serialization
+    failure without an OC code, as PostgreSQL reports one."""
     retries_exhausted: int = 0
     """Units of work given up with :class:`~aurora_dsql_sqlalchemy.errors.RetriesExhausted`."""
     commit_outcomes_unknown: int = 0
