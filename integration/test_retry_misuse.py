@@ -32,6 +32,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 REFUSED = r"commit\(\) was called inside the function given to run_transaction(_async)?\(\): refused"
+ANY_COMMIT = r"was called inside the function given to run_transaction(_async)?\(\): refused, nothing was committed"
 ENDED = r"ended the transaction run_transaction(_async)?\(\) had begun"
 
 
@@ -183,6 +184,54 @@ def test_connection_commit_inside_is_refused(engine: sa.Engine, tables: None) ->
         conn.execute(accounts.update().where(accounts.c.id == 2).values(balance=1))
         conn.commit()
     assert balances(engine) == [100, 1]
+
+
+@pytest.mark.parametrize("caught", [False, True], ids=["raised", "caught-by-fn"])
+def test_connection_commit_through_its_transaction_is_refused(
+    engine: sa.Engine, tables: None, caught: bool
+) -> None:
+    """``conn.get_transaction().commit()`` goes round ``conn.commit()``: the
+    dialect refuses it at the driver's COMMIT, and rolls the work back."""
+    calls = 0
+
+    def debit(conn: sa.Connection) -> None:
+        nonlocal calls
+        calls += 1
+        conn.execute(accounts.update().where(accounts.c.id == 1).values(balance=accounts.c.balance - 10))
+        transaction = conn.get_transaction()
+        assert transaction is not None
+        try:
+            transaction.commit()
+        except sa_exc.InvalidRequestError:
+            if not caught:
+                raise
+
+    with pytest.raises(sa_exc.InvalidRequestError, match=ANY_COMMIT):
+        run_transaction(engine, debit)
+    assert calls == 1 and balances(engine) == [100, 0]
+    with engine.connect() as conn:  # the connection is clean and unguarded afterwards
+        conn.execute(accounts.update().where(accounts.c.id == 2).values(balance=1))
+        conn.get_transaction().commit()  # type: ignore[union-attr]
+    assert balances(engine) == [100, 1]
+
+
+@pytest.mark.parametrize("road", ["connection().commit()", "get_transaction().commit()"])
+def test_session_commit_round_the_session_is_refused(engine: sa.Engine, tables: None, road: str) -> None:
+    def debit(session: Session) -> None:
+        account = session.get(Account, 1)
+        assert account is not None
+        account.balance -= 10
+        session.flush()
+        if road == "connection().commit()":
+            session.connection().commit()
+        else:
+            session.get_transaction().commit()  # type: ignore[union-attr]
+
+    with pytest.raises(sa_exc.InvalidRequestError, match=ANY_COMMIT):
+        run_transaction(sessionmaker(bind=engine), debit)
+    assert balances(engine) == [100, 0]
+    run_transaction(sessionmaker(bind=engine), lambda s: s.execute(accounts.update().values(balance=1)))
+    assert balances(engine) == [1, 1]
 
 
 def test_connection_rollback_then_return_is_refused(engine: sa.Engine, tables: None) -> None:
@@ -343,11 +392,19 @@ def test_async_connection_commit_and_rollback_are_refused(
         await conn.execute(debit)
         await conn.rollback()
 
+    async def commits_its_transaction(conn: AsyncConnection) -> None:
+        await conn.execute(debit)
+        transaction = conn.get_transaction()
+        assert transaction is not None
+        await transaction.commit()
+
     async def main(async_engine: Any) -> None:
         with pytest.raises(sa_exc.InvalidRequestError, match=REFUSED):
             await run_transaction_async(async_engine, commits)
         with pytest.raises(sa_exc.InvalidRequestError, match=ENDED):
             await run_transaction_async(async_engine, rolls_back)
+        with pytest.raises(sa_exc.InvalidRequestError, match=ANY_COMMIT):
+            await run_transaction_async(async_engine, commits_its_transaction)
         with pytest.raises(TypeError, match="@transactional"):
             transactional(commits)  # type: ignore[arg-type]
 

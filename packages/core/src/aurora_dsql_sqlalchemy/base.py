@@ -85,7 +85,7 @@ from . import _compat, reflection, rules
 from .compiler import AuroraDSQLCompiler, AuroraDSQLDDLCompiler, AuroraDSQLTypeCompiler
 from .connect_retry import ConnectRetryPolicy
 from .connection import DSQLConnector
-from .context import AuroraDSQLExecutionContext, state_of
+from .context import AuroraDSQLExecutionContext, refuse_guarded_commit, state_of
 from .errors import DSQLUnsupportedError
 from .jobs import JobWaiter, forget_ddl_state, install_ddl_listeners
 from .local.mode import CONFLICT_LOCK_TIMEOUT_MS, LocalMode
@@ -349,6 +349,7 @@ class AuroraDSQLDialect(PGDialect):
             cursor.execute(f"SET lock_timeout = {CONFLICT_LOCK_TIMEOUT_MS}")
 
     def do_commit(self, dbapi_connection: Any) -> None:
+        refuse_guarded_commit(dbapi_connection)  # a COMMIT from inside run_transaction()'s function
         state = state_of(dbapi_connection)
         if state is not None and state.wrote:
             try:

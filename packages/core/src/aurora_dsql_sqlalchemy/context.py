@@ -23,7 +23,7 @@ SQLAlchemy wraps it as it wraps a server error), which then call ``super()``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import schema as sa_schema
 from sqlalchemy import sql as sa_sql
@@ -63,6 +63,23 @@ def transaction_state(pooled_connection: Any) -> TransactionState:
     if state is None:
         state = info[_STATE_KEY] = TransactionState()
     return state  # type: ignore[no-any-return]
+
+
+GUARD_KEY: Final = "aurora_dsql_transaction_guard"
+"""Key, in a pooled connection's ``info``, of the
+:class:`~aurora_dsql_sqlalchemy.retry._guard.TransactionGuard` of the unit of
+work running on it."""
+
+
+def refuse_guarded_commit(pooled_connection: Any) -> None:
+    """Refuse a COMMIT that reaches the driver from inside the function given
+    to ``run_transaction()`` (the guard rolls back and raises); else nothing."""
+    try:
+        guard = pooled_connection.info.get(GUARD_KEY)
+    except (AttributeError, NotImplementedError):  # not a pooled connection
+        return
+    if guard is not None:
+        guard.refuse_driver_commit(pooled_connection)
 
 
 def state_of(pooled_connection: Any) -> TransactionState | None:
