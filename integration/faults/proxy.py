@@ -18,6 +18,11 @@ PostgreSQL protocol to inject the faults Aurora DSQL's clients meet:
   the server has sent that many more bytes to the client (DSQL's answer to a
   protocol message over 10 MiB).
 
+With :attr:`~FaultProxy.ask_password` set, the proxy asks each client for a
+password (cleartext, as DSQL receives IAM tokens inside TLS) and records it in
+:attr:`~FaultProxy.passwords` before forwarding the connection: what an
+endpoint was sent, as a test can check it.
+
 Every fault injected is counted in :attr:`FaultProxy.faults` (per kind).  The
 proxy runs an asyncio loop in a daemon thread; :meth:`~FaultProxy.stop` (or
 leaving the ``with`` block) closes everything, and it stops by itself after
@@ -139,6 +144,10 @@ class FaultProxy:
         """Faults injected, per kind."""
         self.connections = 0
         """Client connections accepted (refused ones included)."""
+        self.ask_password = False
+        """Ask every client for a password before forwarding (see the module docs)."""
+        self.passwords: list[str] = []
+        """The passwords clients sent, in order (with :attr:`ask_password`)."""
 
     @classmethod
     def for_url(cls, url: URL, **kw: float) -> FaultProxy:
@@ -290,6 +299,8 @@ class FaultProxy:
                 writer.write(refused)
                 await writer.drain()
                 return
+            if self.ask_password:
+                self.passwords.append(await self._password(reader, writer))
             if self._unix_path is not None:
                 up_reader, up_writer = await asyncio.open_unix_connection(self._unix_path)
             else:
@@ -324,6 +335,19 @@ class FaultProxy:
                 return None
             return head + body
         return None
+
+    @staticmethod
+    async def _password(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        """Ask for a cleartext password (``AuthenticationCleartextPassword``) and
+        read the client's ``PasswordMessage``; the server then answers the
+        forwarded startup with its own authentication (``AuthenticationOk``)."""
+        writer.write(b"R" + struct.pack("!II", 8, 3))
+        await writer.drain()
+        kind, length = struct.unpack("!cI", await reader.readexactly(5))
+        body = await reader.readexactly(length - 4)
+        if kind != b"p":
+            raise ConnectionError(f"expected a password message, got {kind!r}")
+        return body.rstrip(b"\0").decode()
 
     async def _forward_cancel(self, message: bytes) -> None:
         if self._unix_path is not None:

@@ -29,7 +29,10 @@ Options, as ``create_engine`` keywords or URL query parameters (keywords
 win; see :mod:`aurora_dsql_sqlalchemy.options`):
 
 ``region``
-    AWS region to sign for; default: read from the host name.
+    AWS region to sign for; default: read from the host name.  With several
+    hosts (``?host=a&host=b``, a multi-Region cluster), one per host
+    (``us-east-1,us-east-2``) or one for all; see
+    :mod:`~aurora_dsql_sqlalchemy.endpoints`.
 ``profile``
     AWS profile to take credentials from; default: the standard chain.
 ``token_duration``
@@ -65,6 +68,7 @@ from .auth import (
     token_action,
 )
 from .connect_retry import ConnectRetry, ConnectRetryPolicy, classify_connect_error
+from .endpoints import DEFAULT_CONNECT_TIMEOUT, Endpoints, did_not_answer
 from .errors import DSQLAuthenticationError, sqlstate_of
 
 if TYPE_CHECKING:
@@ -133,7 +137,10 @@ class DSQLConnector:
     """The engine's token signer and cache (``None`` without IAM auth, or when
     a password was given in the URL)."""
     token_region: str | None = None
-    """The region tokens are signed for."""
+    """The region tokens are signed for (one host)."""
+    endpoints: Endpoints | None = None
+    """The endpoints of a host list, each with its own region (``None``: one host);
+    see :mod:`~aurora_dsql_sqlalchemy.endpoints`."""
 
     def __init__(
         self, dialect: Any, aws_session: Any = None, retry: ConnectRetryPolicy | None = None
@@ -147,23 +154,30 @@ class DSQLConnector:
 
     def connect_args(self, options: DialectOptions, cparams: MutableMapping[str, Any]) -> None:
         """Complete the driver's connect parameters for ``options`` (in place)."""
-        host = cparams.get("host")
+        self.endpoints = Endpoints.from_params(cparams, options.region)
+        hosts = [e.host for e in self.endpoints] if self.endpoints else [cparams.get("host")]
         requested = options.iam_auth
-        self.host_is_dsql = is_dsql_host(host)
-        if host and not self.host_is_dsql and looks_like_dsql_host(host) and requested is None:
-            parse_host(host)  # raises, naming the expected form
+        self.host_is_dsql = any(is_dsql_host(host) for host in hosts)
+        for host in hosts:
+            if host and not is_dsql_host(host) and looks_like_dsql_host(host) and requested is None:
+                parse_host(host)  # raises, naming the expected form
         self.iam_auth = bool(self.host_is_dsql if requested is None else requested)
         if self.host_is_dsql:
             self._apply_tls_defaults(cparams)
+        if self.endpoints is not None:
+            cparams.setdefault("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
         self.token_provider = None
         if self.iam_auth and cparams.get("password") is None:
             provider = IAMTokenProvider(
-                region=options.region,
+                region=None if self.endpoints else options.region,  # endpoints carry their own
                 profile=options.profile,
                 token_duration=options.token_duration,
                 session=self.aws_session,
             )
-            self.token_region = provider.resolve_region(host)
+            if self.endpoints is None:
+                self.token_region = provider.resolve_region(hosts[0])
+            else:  # each endpoint is signed for its own Region
+                self.endpoints = self.endpoints.with_regions(provider.resolve_region)
             # asyncio: sign (and refresh credentials) off the event loop
             self.token_provider = (
                 _ThreadedTokenProvider(provider) if self.dialect.is_async else provider  # type: ignore[assignment]
@@ -219,15 +233,42 @@ class DSQLConnector:
     def _connect_signed(
         self, open_: Callable[..., Any], cargs: tuple[Any, ...], cparams: dict[str, Any]
     ) -> Any:
-        """One connection attempt, with an IAM token as password when needed."""
+        """One connection attempt (to the first endpoint that answers, given
+        several), with an IAM token as password when needed."""
         if self.host_is_dsql:
             self.settle_tls(cparams)
+        endpoints = self.endpoints
+        if endpoints is None:
+            return self._connect_to(open_, cargs, cparams, self.token_region)
+        unanswered: Exception | None = None
+        for endpoint in endpoints.in_order():
+            try:
+                connection = self._connect_to(open_, cargs, endpoint.connect_params(cparams), endpoint.region)
+            except Exception as err:
+                if not (self._driver_error(err) and did_not_answer(err)):
+                    raise
+                endpoints.failed(endpoint)
+                unanswered = err
+                continue
+            endpoints.answered(endpoint)
+            return connection
+        assert unanswered is not None
+        raise unanswered
+
+    def _connect_to(
+        self,
+        open_: Callable[..., Any],
+        cargs: tuple[Any, ...],
+        cparams: dict[str, Any],
+        region: str | None,
+    ) -> Any:
+        """A connection to ``cparams``' one host, signed for ``region``."""
         provider = self.token_provider
         if provider is None or cparams.get("password") is not None:
             return self._connect_with_password(open_, cargs, cparams)
 
         host, user = cparams.get("host"), cparams.get("user")
-        token = provider.token(host, user, self.token_region)
+        token = provider.token(host, user, region)
         try:
             return open_(*cargs, **{**cparams, "password": token})
         except Exception as err:
@@ -245,7 +286,7 @@ class DSQLConnector:
         # the token was refused: an expired role session, credentials rotated
         # since it was cached, a clock jump.  Sign once more, then stop.
         provider.invalidate(token)
-        token = provider.token(host, user, self.token_region)
+        token = provider.token(host, user, region)
         try:
             return open_(*cargs, **{**cparams, "password": token})
         except Exception as err:

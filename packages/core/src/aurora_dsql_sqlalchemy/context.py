@@ -66,9 +66,8 @@ def transaction_state(pooled_connection: Any) -> TransactionState:
 
 
 GUARD_KEY: Final = "aurora_dsql_transaction_guard"
-"""Key, in a pooled connection's ``info``, of the
-:class:`~aurora_dsql_sqlalchemy.retry._guard.TransactionGuard` of the unit of
-work running on it."""
+"""Key, in a pooled connection's ``info``, of the guard of the
+:func:`~aurora_dsql_sqlalchemy.retry.run_transaction` unit of work running on it."""
 
 
 def refuse_guarded_commit(pooled_connection: Any) -> None:
