@@ -87,26 +87,56 @@ def _names(names: tuple[str, ...] | frozenset[str]) -> str:
     return ", ".join(_literal(n) for n in sorted(names))
 
 
+_COUNTED: Final = f"n.nspname NOT IN ({_names(_HIDDEN)}) AND left(n.nspname, 3) <> 'pg_'"
+_RELATIONS: Final = (
+    "count(*) FILTER (WHERE c.relkind IN ('r', 'p') AND counted), "
+    "count(*) FILTER (WHERE c.relkind = 'S' AND counted), max(c.oid) FROM ("
+    f"SELECT c.oid, c.relkind, {_COUNTED} AS counted FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+)
+
 _COUNTS_BODY: Final = f"""
 DECLARE
-    found bigint;
+    mark oid := nullif(current_setting('{LOCAL_SCHEMA}.mark', true), '')::oid;
+    tables bigint := nullif(current_setting('{LOCAL_SCHEMA}.tables', true), '')::bigint;
+    sequences bigint := nullif(current_setting('{LOCAL_SCHEMA}.sequences', true), '')::bigint;
+    added_tables bigint;
+    added_sequences bigint;
+    newest oid;
+    schemas bigint;
 BEGIN
-    FOR i IN 1 .. coalesce(array_length(kinds, 1), 0) LOOP
-        IF kinds[i] = 'schema' THEN
-            SELECT count(*) INTO found FROM pg_catalog.pg_namespace n
-                WHERE n.nspname NOT IN ({_names(_HIDDEN + tuple(rules.UNCOUNTED_SCHEMAS))})
-                  AND left(n.nspname, 3) <> 'pg_';
-        ELSE
-            SELECT count(*) INTO found FROM pg_catalog.pg_class c
-                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.relkind = ANY (CASE WHEN kinds[i] = 'table' THEN '{{r,p}}'::"char"[]
-                                            ELSE '{{S}}'::"char"[] END)
-                  AND n.nspname NOT IN ({_names(_HIDDEN)}) AND left(n.nspname, 3) <> 'pg_';
+    IF table_limit IS NOT NULL OR sequence_limit IS NOT NULL THEN
+        IF mark IS NOT NULL AND tables IS NOT NULL AND sequences IS NOT NULL THEN
+            -- what this session counted, plus relations made since (an index range scan)
+            EXECUTE format('SELECT {_RELATIONS.replace("'", "''")} WHERE c.oid > %s) c', mark)
+                INTO added_tables, added_sequences, newest;
+            tables := tables + added_tables;
+            sequences := sequences + added_sequences;
+            mark := greatest(mark, newest);
         END IF;
-        IF found > limits[i] THEN
-            RAISE EXCEPTION USING ERRCODE = states[i], MESSAGE = messages[i], HINT = hints[i];
+        IF mark IS NULL OR tables IS NULL OR sequences IS NULL
+                OR tables > table_limit OR sequences > sequence_limit THEN
+            -- first time in this session, or near a limit (drops are not seen above): count all
+            SELECT {_RELATIONS}) c INTO tables, sequences, mark;
         END IF;
-    END LOOP;
+        PERFORM set_config('{LOCAL_SCHEMA}.mark', mark::text, false),
+                set_config('{LOCAL_SCHEMA}.tables', tables::text, false),
+                set_config('{LOCAL_SCHEMA}.sequences', sequences::text, false);
+        IF tables > table_limit THEN
+            RAISE EXCEPTION USING ERRCODE = states[1], MESSAGE = messages[1], HINT = hints[1];
+        END IF;
+        IF sequences > sequence_limit THEN
+            RAISE EXCEPTION USING ERRCODE = states[2], MESSAGE = messages[2], HINT = hints[2];
+        END IF;
+    END IF;
+    IF schema_limit IS NOT NULL THEN
+        SELECT count(*) INTO schemas FROM pg_catalog.pg_namespace n
+            WHERE n.nspname NOT IN ({_names(_HIDDEN + tuple(rules.UNCOUNTED_SCHEMAS))})
+              AND left(n.nspname, 3) <> 'pg_';
+        IF schemas > schema_limit THEN
+            RAISE EXCEPTION USING ERRCODE = states[3], MESSAGE = messages[3], HINT = hints[3];
+        END IF;
+    END IF;
 END
 """
 
@@ -126,7 +156,8 @@ END
 
 _PROCEDURES: Final = {
     "check_counts": (
-        "kinds text[], limits bigint[], states text[], messages text[], hints text[]",
+        "table_limit bigint, sequence_limit bigint, schema_limit bigint,"
+        " states text[], messages text[], hints text[]",
         _COUNTS_BODY,
     ),
     "check_drop_columns": (
@@ -202,20 +233,16 @@ def _drops_call(targets: tuple[tuple[str, str], ...]) -> str:
 
 
 def _counts_call(created: set[str], limits: rules.Limits, enforces: Callable[[str], bool]) -> str:
-    checked = [
-        (kind, rules.RULES[rule_id], getattr(limits, field))
-        for kind, rule_id, field in _KINDS
-        if kind in created and enforces(rule_id)
-    ]
-    if not checked:
+    checked = [kind in created and enforces(rule_id) for kind, rule_id, _ in _KINDS]
+    if not any(checked):
         return ""
+    figures = [str(int(getattr(limits, field))) if on else "NULL" for (_, _, field), on in zip(_KINDS, checked)]
+    kinds = [rules.RULES[rule_id] for _, rule_id, _ in _KINDS]
     return (
-        f"\n;CALL {LOCAL_SCHEMA}.check_counts("
-        f"{_array([_literal(kind) for kind, _, _ in checked])}::text[], "
-        f"{_array([str(int(limit)) for _, _, limit in checked])}::bigint[], "
-        f"{_array([_literal(rule.sqlstate) for _, rule, _ in checked])}::text[], "
-        f"{_array([_literal(rule.server_message()) for _, rule, _ in checked])}::text[], "
-        f"{_array([_literal(_advice(rule)) for _, rule, _ in checked])}::text[])"
+        f"\n;CALL {LOCAL_SCHEMA}.check_counts({', '.join(figures)}, "
+        f"{_array([_literal(rule.sqlstate) for rule in kinds])}::text[], "
+        f"{_array([_literal(rule.server_message()) for rule in kinds])}::text[], "
+        f"{_array([_literal(_advice(rule)) for rule in kinds])}::text[])"
     )
 
 
