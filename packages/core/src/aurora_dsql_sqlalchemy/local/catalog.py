@@ -211,7 +211,7 @@ def guard(sent: str, sql: str, limits: rules.Limits, enforces: Callable[[str], b
     analysis = analyze(sql, limits)  # the parse the violations came from (cached)
     if not analysis.created_objects and not analysis.drop_targets:
         return None
-    prefix = _drops_call(analysis.drop_targets) if enforces("drop-primary-key-column") else ""
+    prefix = _drops_call(analysis.drop_targets, "%%" in sql) if enforces("drop-primary-key-column") else ""
     suffix = _counts_call({kind for kind, _, _ in analysis.created_objects}, limits, enforces)
     if not prefix and not suffix:
         return None
@@ -219,17 +219,26 @@ def guard(sent: str, sql: str, limits: rules.Limits, enforces: Callable[[str], b
     return f"{prefix}{sent}{suffix}"
 
 
-def _drops_call(targets: tuple[tuple[str, str], ...]) -> str:
+def _drops_call(targets: tuple[tuple[str, str], ...], escaped: bool) -> str:
     if not targets:
         return ""
     rule = rules.RULES["drop-primary-key-column"]
     return (
         f"CALL {LOCAL_SCHEMA}.check_drop_columns("
-        f"{_array([_literal(t) for t, _ in targets])}::text[], "
-        f"{_array([_literal(c) for _, c in targets])}::text[], {_literal(rule.sqlstate)}, "
-        f"{_array([_literal(rule.server_message(column=c)) for _, c in targets])}::text[], "
+        f"{_array([_as_written(t, escaped) for t, _ in targets])}::text[], "
+        f"{_array([_as_written(c, escaped) for _, c in targets])}::text[], {_literal(rule.sqlstate)}, "
+        f"{_array([_as_written(rule.server_message(column=c), escaped) for _, c in targets])}::text[], "
         f"{_literal(_advice(rule))});\n"
     )
+
+
+def _as_written(name: str, escaped: bool) -> str:
+    """A name from the statement as a literal written the way the statement
+    writes it, so the driver does to both what it does: a text with ``%%``
+    (the checker read each as ``'% '``) has its ``%`` doubled, and the driver
+    undoes that when it sends parameters and leaves it when it does not."""
+    spelled = name.replace("% ", "%%") if escaped else name
+    return "'" + spelled.replace("'", "''") + "'"
 
 
 def _counts_call(created: set[str], limits: rules.Limits, enforces: Callable[[str], bool]) -> str:
