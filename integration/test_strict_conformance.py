@@ -24,6 +24,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1063,6 +1064,32 @@ def test_a_count_follows_drops_and_other_sessions(dsql_url: URL, catalog_schema:
             conn.exec_driver_sql("CREATE TABLE c3 (id bigint PRIMARY KEY)")
             with pytest.raises(sa.exc.DBAPIError):
                 conn.exec_driver_sql("CREATE TABLE c4 (id bigint PRIMARY KEY)")
+    finally:
+        engine.dispose()
+
+
+def test_a_count_far_from_the_limit_is_renewed(dsql_url: URL, catalog_schema: sa.Engine) -> None:
+    """Far from a limit a session adds what its statements make to its last
+    count; what others made shows at the next count, at most
+    ``RECOUNT_AFTER_SECONDS`` later."""
+    from aurora_dsql_sqlalchemy.local.catalog import RECOUNT_AFTER_SECONDS
+
+    with catalog_schema.connect() as admin:
+        held = admin.exec_driver_sql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('information_schema', 'aurora_dsql_local')"
+            " AND NOT starts_with(schemaname, 'pg_')"
+        ).scalar_one()
+    engine = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, tables=held + 30))
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE r0 (id bigint PRIMARY KEY)")
+            with catalog_schema.connect() as admin:  # another session fills the database
+                for number in range(1, 31):
+                    admin.exec_driver_sql(f"CREATE TABLE r{number} (id bigint PRIMARY KEY)")
+            time.sleep(RECOUNT_AFTER_SECONDS + 0.2)
+            with pytest.raises(sa.exc.DBAPIError) as raised:
+                conn.exec_driver_sql("CREATE TABLE r31 (id bigint PRIMARY KEY)")
+            assert _sqlstate(raised.value) == rules.RULES["tables-per-database"].sqlstate
     finally:
         engine.dispose()
 

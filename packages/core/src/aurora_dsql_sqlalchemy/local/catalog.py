@@ -88,38 +88,32 @@ def _names(names: tuple[str, ...] | frozenset[str]) -> str:
 
 
 _COUNTED: Final = f"n.nspname NOT IN ({_names(_HIDDEN)}) AND left(n.nspname, 3) <> 'pg_'"
-_RELATIONS: Final = (
-    "count(*) FILTER (WHERE c.relkind IN ('r', 'p') AND counted), "
-    "count(*) FILTER (WHERE c.relkind = 'S' AND counted), max(c.oid) FROM ("
-    f"SELECT c.oid, c.relkind, {_COUNTED} AS counted FROM pg_catalog.pg_class c "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-)
+
+RECOUNT_AFTER_SECONDS: Final = 1
+"""How old a session's count of tables and sequences may get before strict
+mode counts again (objects other sessions made or anyone dropped show then)."""
 
 _COUNTS_BODY: Final = f"""
 DECLARE
-    mark oid := nullif(current_setting('{LOCAL_SCHEMA}.mark', true), '')::oid;
-    tables bigint := nullif(current_setting('{LOCAL_SCHEMA}.tables', true), '')::bigint;
-    sequences bigint := nullif(current_setting('{LOCAL_SCHEMA}.sequences', true), '')::bigint;
-    added_tables bigint;
-    added_sequences bigint;
-    newest oid;
+    counted_at timestamptz := nullif(current_setting('{LOCAL_SCHEMA}.counted_at', true), '')::timestamptz;
+    tables bigint := nullif(current_setting('{LOCAL_SCHEMA}.tables', true), '')::bigint + tables_made;
+    sequences bigint := nullif(current_setting('{LOCAL_SCHEMA}.sequences', true), '')::bigint + sequences_made;
     schemas bigint;
 BEGIN
     IF table_limit IS NOT NULL OR sequence_limit IS NOT NULL THEN
-        IF mark IS NOT NULL AND tables IS NOT NULL AND sequences IS NOT NULL THEN
-            -- what this session counted, plus relations made since (an index range scan)
-            EXECUTE format('SELECT {_RELATIONS.replace("'", "''")} WHERE c.oid > %s) c', mark)
-                INTO added_tables, added_sequences, newest;
-            tables := tables + added_tables;
-            sequences := sequences + added_sequences;
-            mark := greatest(mark, newest);
+        -- this session's count plus what the statement makes; counted again
+        -- (a scan of pg_class) when unknown, old, or within a tenth of a limit
+        IF counted_at IS NULL OR tables IS NULL OR sequences IS NULL
+                OR clock_timestamp() - counted_at > interval '{RECOUNT_AFTER_SECONDS} second'
+                OR tables > table_limit - table_limit / 10
+                OR sequences > sequence_limit - sequence_limit / 10 THEN
+            SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p') AND {_COUNTED}),
+                   count(*) FILTER (WHERE c.relkind = 'S' AND {_COUNTED})
+                INTO tables, sequences
+                FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace;
+            counted_at := clock_timestamp();
         END IF;
-        IF mark IS NULL OR tables IS NULL OR sequences IS NULL
-                OR tables > table_limit OR sequences > sequence_limit THEN
-            -- first time in this session, or near a limit (drops are not seen above): count all
-            SELECT {_RELATIONS}) c INTO tables, sequences, mark;
-        END IF;
-        PERFORM set_config('{LOCAL_SCHEMA}.mark', mark::text, false),
+        PERFORM set_config('{LOCAL_SCHEMA}.counted_at', counted_at::text, false),
                 set_config('{LOCAL_SCHEMA}.tables', tables::text, false),
                 set_config('{LOCAL_SCHEMA}.sequences', sequences::text, false);
         IF tables > table_limit THEN
@@ -157,7 +151,7 @@ END
 _PROCEDURES: Final = {
     "check_counts": (
         "table_limit bigint, sequence_limit bigint, schema_limit bigint,"
-        " states text[], messages text[], hints text[]",
+        " tables_made integer, sequences_made integer, states text[], messages text[], hints text[]",
         _COUNTS_BODY,
     ),
     "check_drop_columns": (
@@ -212,7 +206,7 @@ def guard(sent: str, sql: str, limits: rules.Limits, enforces: Callable[[str], b
     if not analysis.created_objects and not analysis.drop_targets:
         return None
     prefix = _drops_call(analysis.drop_targets, "%%" in sql) if enforces("drop-primary-key-column") else ""
-    suffix = _counts_call({kind for kind, _, _ in analysis.created_objects}, limits, enforces)
+    suffix = _counts_call([kind for kind, _, _ in analysis.created_objects], limits, enforces)
     if not prefix and not suffix:
         return None
     # the CALL after a CREATE goes on a line of its own: the text may end in a -- comment
@@ -241,14 +235,15 @@ def _as_written(name: str, escaped: bool) -> str:
     return "'" + spelled.replace("'", "''") + "'"
 
 
-def _counts_call(created: set[str], limits: rules.Limits, enforces: Callable[[str], bool]) -> str:
+def _counts_call(created: list[str], limits: rules.Limits, enforces: Callable[[str], bool]) -> str:
     checked = [kind in created and enforces(rule_id) for kind, rule_id, _ in _KINDS]
     if not any(checked):
         return ""
     figures = [str(int(getattr(limits, field))) if on else "NULL" for (_, _, field), on in zip(_KINDS, checked)]
+    made = [str(created.count(kind)) for kind in ("table", "sequence")]
     kinds = [rules.RULES[rule_id] for _, rule_id, _ in _KINDS]
     return (
-        f"\n;CALL {LOCAL_SCHEMA}.check_counts({', '.join(figures)}, "
+        f"\n;CALL {LOCAL_SCHEMA}.check_counts({', '.join(figures + made)}, "
         f"{_array([_literal(rule.sqlstate) for rule in kinds])}::text[], "
         f"{_array([_literal(rule.server_message()) for rule in kinds])}::text[], "
         f"{_array([_literal(_advice(rule)) for rule in kinds])}::text[])"
