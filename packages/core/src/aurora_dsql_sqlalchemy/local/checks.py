@@ -24,8 +24,10 @@ and end transactions, so ``'BEGIN; CREATE INDEX ASYNC ...; COMMIT'`` passes).
 Text the parser rejects yields no violation here: the server reports the
 syntax error (the ``lint`` command reports it too).  What a single text
 cannot show is left to the caller, which gets what it needs from
-:class:`Analysis`: per-table limits that need the catalog (24 indexes per
-table: ``indexed_tables``; dropping a primary-key column: ``dropped_columns``),
+:class:`Analysis`: limits and keys that need the catalog (24 indexes per
+table: ``indexed_tables``; dropping a primary-key column: ``drop_targets``;
+tables, sequences and schemas in a database: ``created_objects``; strict mode
+checks them on the server, see :mod:`aurora_dsql_sqlalchemy.local.catalog`),
 and the row, size and age limits of a transaction.
 """
 
