@@ -967,17 +967,24 @@ def catalog_schema(pg_url: URL, schema: None) -> Iterator[sa.Engine]:
         admin.dispose()
 
 
-def _catalog_engine(dsql_url: URL, admin: sa.Engine, case: CatalogCase, **options: object) -> sa.Engine:
-    """A strict engine with the database at ``case``'s limit."""
+def _held(admin: sa.Engine, kind: Literal["tables", "sequences"]) -> int:
+    """Tables or sequences in the database, as DSQL counts them."""
+    relkinds = "'r', 'p'" if kind == "tables" else "'S'"
     with admin.connect() as conn:
-        if case.at_limit in ("tables", "sequences"):
-            kinds = "'r', 'p'" if case.at_limit == "tables" else "'S'"
-            held = conn.exec_driver_sql(
+        return int(
+            conn.exec_driver_sql(
                 "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                f" WHERE relkind IN ({kinds}) AND nspname NOT IN ('information_schema', 'aurora_dsql_local')"
+                f" WHERE relkind IN ({relkinds}) AND nspname NOT IN ('information_schema', 'aurora_dsql_local')"
                 " AND NOT starts_with(nspname, 'pg_')"
             ).scalar_one()
-            options["limits"] = dataclasses.replace(rules.LIMITS, **{case.at_limit: held})
+        )
+
+
+def _catalog_engine(dsql_url: URL, admin: sa.Engine, case: CatalogCase, **options: object) -> sa.Engine:
+    """A strict engine with the database at ``case``'s limit."""
+    if case.at_limit in ("tables", "sequences"):
+        held = _held(admin, case.at_limit)
+        options["limits"] = dataclasses.replace(rules.LIMITS, **{case.at_limit: held})
     engine = sa.create_engine(dsql_url, **options)
     if case.at_limit == "schemas":
         # DSQL's own limit, reached through the strict engine: its own schema
@@ -1045,11 +1052,7 @@ def test_catalog_checks_not_in_translate_mode(dsql_url: URL, catalog_schema: sa.
 def test_a_count_follows_drops_and_other_sessions(dsql_url: URL, catalog_schema: sa.Engine) -> None:
     """Strict mode counts what the database holds, not what the engine made:
     tables another session creates count, and a dropped table frees its place."""
-    with catalog_schema.connect() as admin:
-        held = admin.exec_driver_sql(
-            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('information_schema', 'aurora_dsql_local')"
-            " AND NOT starts_with(schemaname, 'pg_')"
-        ).scalar_one()
+    held = _held(catalog_schema, "tables")
     engine = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, tables=held + 2))
     refused = rules.RULES["tables-per-database"].sqlstate
     try:
@@ -1074,11 +1077,7 @@ def test_a_count_far_from_the_limit_is_renewed(dsql_url: URL, catalog_schema: sa
     ``RECOUNT_AFTER_SECONDS`` later."""
     from aurora_dsql_sqlalchemy.local.catalog import RECOUNT_AFTER_SECONDS
 
-    with catalog_schema.connect() as admin:
-        held = admin.exec_driver_sql(
-            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('information_schema', 'aurora_dsql_local')"
-            " AND NOT starts_with(schemaname, 'pg_')"
-        ).scalar_one()
+    held = _held(catalog_schema, "tables")
     engine = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, tables=held + 30))
     try:
         with engine.connect() as conn:

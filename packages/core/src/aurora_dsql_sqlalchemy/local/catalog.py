@@ -63,6 +63,7 @@ so the refusal leaves the caller's connection usable, as on DSQL.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from typing import Any, Final
@@ -200,16 +201,14 @@ def install(dbapi_conn: Any) -> None:
     round trip; after :func:`~aurora_dsql_sqlalchemy.local.jobs.install_local_schema`,
     on the first connection (still READ COMMITTED, so the look-up after the
     lock sees another engine's install)."""
-    cursor = dbapi_conn.cursor()
-    try:
-        cursor.execute(_INSTALL)
-        if not dbapi_conn.autocommit:
-            dbapi_conn.commit()
-    except BaseException:
-        dbapi_conn.rollback()
-        raise
-    finally:
-        cursor.close()
+    with contextlib.closing(dbapi_conn.cursor()) as cursor:
+        try:
+            cursor.execute(_INSTALL)
+        except BaseException:
+            dbapi_conn.rollback()
+            raise
+    if not dbapi_conn.autocommit:
+        dbapi_conn.commit()
 
 
 def guard(sent: str, sql: str, limits: rules.Limits, enforces: Callable[[str], bool]) -> str | None:
@@ -253,7 +252,9 @@ def _counts_call(created: list[str], limits: rules.Limits, enforces: Callable[[s
     checked = [kind in created and enforces(rule_id) for kind, rule_id, _ in _KINDS]
     if not any(checked):
         return ""
-    figures = [str(int(getattr(limits, field))) if on else "NULL" for (_, _, field), on in zip(_KINDS, checked)]
+    figures = [
+        str(int(getattr(limits, field))) if on else "NULL" for (_, _, field), on in zip(_KINDS, checked, strict=True)
+    ]
     made = [str(created.count(kind)) for kind in ("table", "sequence")]
     kinds = [rules.RULES[rule_id] for _, rule_id, _ in _KINDS]
     return (
