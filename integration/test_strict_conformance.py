@@ -1041,6 +1041,11 @@ def test_catalog_rule_relaxed_reaches_postgresql(
         engine.dispose()
 
 
+def test_every_catalog_rule_is_in_the_table() -> None:
+    catalog_rules = {"drop-primary-key-column", "tables-per-database", "schemas-per-database", "sequences-per-database"}
+    assert catalog_rules - {c.rule_id for c in CATALOG_CASES} == set()
+
+
 def test_catalog_checks_not_in_translate_mode(dsql_url: URL, catalog_schema: sa.Engine) -> None:
     engine = sa.create_engine(dsql_url, local_mode="translate")
     try:
