@@ -6,17 +6,23 @@ are in ``integration/test_strict_conformance.py``."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 from aurora_dsql_sqlalchemy import rules
 from aurora_dsql_sqlalchemy.lint import lint_sql
-from aurora_dsql_sqlalchemy.local.catalog import guard
+from aurora_dsql_sqlalchemy.local import catalog
 from aurora_dsql_sqlalchemy.local.checks import analyze
 from pglast import parser
 
 
 def _enforced(rule_id: str) -> bool:
     return True
+
+
+def guard(sent: str, sql: str, limits: rules.Limits, enforces: Callable[[str], bool]) -> str | None:
+    """What strict mode sends for ``sql`` (its plan's text)."""
+    return catalog.guard(sent, sql, analyze(sql, limits), limits, enforces)
 
 
 def _statements(sql: str) -> list[str]:

@@ -66,11 +66,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .. import rules
-from .checks import analyze
 from .jobs import LOCAL_SCHEMA
+
+if TYPE_CHECKING:
+    from .checks import Analysis
 
 __all__ = ["guard", "install"]
 
@@ -211,11 +213,10 @@ def install(dbapi_conn: Any) -> None:
         dbapi_conn.commit()
 
 
-def guard(sent: str, sql: str, limits: rules.Limits, enforces: Callable[[str], bool]) -> str | None:
-    """``sent`` (what goes to PostgreSQL for the statement text ``sql``) with the
-    catalog checks ``sql`` needs, or ``None`` if it needs none (strict mode,
-    once per distinct text: the result is part of the statement's plan)."""
-    analysis = analyze(sql, limits)  # the parse the violations came from (cached)
+def guard(sent: str, sql: str, analysis: Analysis, limits: rules.Limits, enforces: Callable[[str], bool]) -> str | None:
+    """``sent`` (what goes to PostgreSQL for the statement text ``sql``, which
+    ``analysis`` describes) with the catalog checks it needs, or ``None`` if it
+    needs none (strict mode, once per distinct text: part of its plan)."""
     if not analysis.created_objects and not analysis.drop_targets:
         return None
     prefix = _drops_call(analysis.drop_targets, "%%" in sql) if enforces("drop-primary-key-column") else ""
