@@ -20,9 +20,11 @@ and why; a new disagreement fails the test so that someone looks at it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -531,8 +533,8 @@ def test_every_statement_rule_is_in_the_table() -> None:
         "ddl-per-transaction",  # the transaction shape: in OBSERVED and the execution tests
         "ddl-dml-mix",
         "transaction-aborted",  # what follows a refusal: in OBSERVED
-        "drop-primary-key-column",  # needs the catalog: lint checks it across a file
-        "tables-per-database",  # needs the catalog: lint counts across a file
+        "drop-primary-key-column",  # needs the catalog: in CATALOG_CASES below
+        "tables-per-database",
         "schemas-per-database",
         "sequences-per-database",
         "transaction-rows",
@@ -700,6 +702,15 @@ OBSERVED = [
     ),
     Observed("columns-257", f"CREATE TABLE wide ({_257})", "54011", "tables can have at most 255 columns", "columns-per-table"),
     Observed(
+        "drop-primary-key-column",
+        "ALTER TABLE t DROP COLUMN id",
+        "0A000",
+        "cannot drop primary key column id",
+        "drop-primary-key-column",
+        {"column": "id"},
+        after="own-transaction",
+    ),
+    Observed(
         "two-ddl-in-one-query",
         "CREATE TABLE m1 (id int PRIMARY KEY); CREATE TABLE m2 (id int PRIMARY KEY)",
         "0A000",
@@ -800,6 +811,291 @@ def test_rules_module_renders_the_recorded_answer(row: Observed) -> None:
         assert not rule.observed, f"{rule.id}: rules.py says its message was recorded; add it to the row"
     else:
         assert rule.server_message(**row.fields) == row.message
+
+
+# -- checks against the catalog: what the database already holds decides -----------------------
+
+CATALOG_SETUP = [
+    'CREATE TABLE "Mixed Case" ("Id" bigint PRIMARY KEY, "Note" text)',
+    "CREATE SCHEMA conformance_other",
+    'CREATE TABLE conformance_other."Qualified" (id bigint, "a.b" text, PRIMARY KEY (id))',
+    'CREATE TABLE "100%" (id bigint PRIMARY KEY, n int)',
+    "CREATE TABLE pair (a int, b int, note text, PRIMARY KEY (a, b))",
+]
+
+
+@dataclass(frozen=True)
+class CatalogCase:
+    """A statement DSQL refuses because of what the database holds, and a
+    close variant it accepts.  ``state``: a query whose answer the refusal
+    must not change (the statement did not happen, not even in part)."""
+
+    id: str
+    rule_id: RuleId
+    rejected: str
+    accepted: str
+    state: str
+    fields: dict[str, str] = field(default_factory=dict)
+    at_limit: Literal["tables", "sequences", "schemas"] | None = None
+    """The limit the database is brought to first: ``tables`` and ``sequences``
+    lowered to what it holds (``create_engine(limits=...)``), ``schemas``
+    reached for real (DSQL's 10) by creating schemas."""
+
+
+_COLUMNS_OF = (
+    "SELECT string_agg(attrelid::regclass || '.' || attname, ',' ORDER BY attrelid::regclass::text, attnum)"
+    " FROM pg_attribute WHERE attnum > 0 AND NOT attisdropped AND attrelid IN"
+    " ('t'::regclass, '\"Mixed Case\"'::regclass, 'conformance_other.\"Qualified\"'::regclass,"
+    " '\"100%%\"'::regclass, 'pair'::regclass)"
+)
+_RELATIONS = "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relkind IN ('r', 'S')"
+_SCHEMAS = "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace"
+
+CATALOG_CASES = [
+    CatalogCase(
+        "drop-pk-column",
+        "drop-primary-key-column",
+        "ALTER TABLE t DROP COLUMN id",
+        "ALTER TABLE t DROP COLUMN note",
+        _COLUMNS_OF,
+        {"column": "id"},
+    ),
+    CatalogCase(
+        "drop-pk-column-among-actions",
+        "drop-primary-key-column",
+        "ALTER TABLE t DROP COLUMN note, ADD COLUMN extra int, DROP COLUMN id",
+        "ALTER TABLE t DROP COLUMN note, ADD COLUMN extra int, DROP COLUMN owner",
+        _COLUMNS_OF,
+        {"column": "id"},
+    ),
+    CatalogCase(
+        "drop-pk-column-quoted",
+        "drop-primary-key-column",
+        'ALTER TABLE "Mixed Case" DROP COLUMN "Id"',
+        'ALTER TABLE "Mixed Case" DROP COLUMN "Note"',
+        _COLUMNS_OF,
+        {"column": "Id"},
+    ),
+    CatalogCase(
+        "drop-pk-column-qualified",
+        "drop-primary-key-column",
+        'ALTER TABLE IF EXISTS conformance_other."Qualified" DROP COLUMN id',
+        'ALTER TABLE IF EXISTS conformance_other."Qualified" DROP COLUMN "a.b"',
+        _COLUMNS_OF,
+        {"column": "id"},
+    ),
+    CatalogCase(
+        "drop-pk-column-percent",
+        "drop-primary-key-column",
+        'ALTER TABLE "100%%" DROP COLUMN id',
+        'ALTER TABLE "100%%" DROP COLUMN n',
+        _COLUMNS_OF,
+        {"column": "id"},
+    ),
+    CatalogCase(
+        "drop-pk-column-composite",
+        "drop-primary-key-column",
+        "ALTER TABLE pair DROP COLUMN b",
+        "ALTER TABLE pair DROP COLUMN note",
+        _COLUMNS_OF,
+        {"column": "b"},
+    ),
+    CatalogCase(
+        "tables-at-limit",
+        "tables-per-database",
+        "CREATE TABLE one_more (id bigint PRIMARY KEY)",
+        "CREATE TABLE IF NOT EXISTS p (id int PRIMARY KEY)",
+        _RELATIONS,
+        at_limit="tables",
+    ),
+    CatalogCase(
+        "tables-at-limit-in-another-schema",
+        "tables-per-database",
+        "CREATE TABLE conformance_other.one_more (id bigint PRIMARY KEY)",
+        "CREATE VIEW one_more AS SELECT 1 AS id",
+        _RELATIONS,
+        at_limit="tables",
+    ),
+    CatalogCase(
+        "sequences-at-limit",
+        "sequences-per-database",
+        "CREATE SEQUENCE one_more CACHE 1",
+        "CREATE SEQUENCE IF NOT EXISTS s CACHE 1",
+        _RELATIONS,
+        at_limit="sequences",
+    ),
+    CatalogCase(
+        "sequences-at-limit-identity",
+        "sequences-per-database",
+        "CREATE TABLE one_more (id bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1) PRIMARY KEY)",
+        "CREATE TABLE one_more (id uuid PRIMARY KEY DEFAULT gen_random_uuid())",
+        _RELATIONS,
+        at_limit="sequences",
+    ),
+    CatalogCase(
+        "schemas-at-limit",
+        "schemas-per-database",
+        "CREATE SCHEMA conformance_eleventh",
+        "CREATE SCHEMA IF NOT EXISTS conformance_other",
+        _SCHEMAS,
+        at_limit="schemas",
+    ),
+]
+
+_UNCOUNTED_SCHEMAS = (
+    "SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('public', 'sys', 'information_schema')"
+    " AND NOT starts_with(nspname, 'pg_')"
+)
+
+
+@pytest.fixture
+def catalog_schema(pg_url: URL, schema: None) -> Iterator[sa.Engine]:
+    """SETUP and CATALOG_SETUP, made with the stock dialect; every
+    ``conformance_*`` schema is dropped afterwards.  Yields that engine."""
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for statement in CATALOG_SETUP:
+            conn.exec_driver_sql(statement.replace("%", "%%"))
+    try:
+        yield admin
+    finally:
+        with admin.connect() as conn:
+            for (name,) in conn.exec_driver_sql(
+                "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, 'conformance_')"
+            ):
+                conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+        admin.dispose()
+
+
+def _held(admin: sa.Engine, kind: Literal["tables", "sequences"]) -> int:
+    """Tables or sequences in the database, as DSQL counts them."""
+    relkinds = "'r', 'p'" if kind == "tables" else "'S'"
+    with admin.connect() as conn:
+        return int(
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                f" WHERE relkind IN ({relkinds}) AND nspname NOT IN ('information_schema', 'aurora_dsql_local')"
+                " AND NOT starts_with(nspname, 'pg_')"
+            ).scalar_one()
+        )
+
+
+def _catalog_engine(dsql_url: URL, admin: sa.Engine, case: CatalogCase, **options: object) -> sa.Engine:
+    """A strict engine with the database at ``case``'s limit."""
+    if case.at_limit in ("tables", "sequences"):
+        held = _held(admin, case.at_limit)
+        options["limits"] = dataclasses.replace(rules.LIMITS, **{case.at_limit: held})
+    engine = sa.create_engine(dsql_url, **options)
+    if case.at_limit == "schemas":
+        # DSQL's own limit, reached through the strict engine: its own schema
+        # (aurora_dsql_local) must not count, or the last of these is refused
+        with admin.connect() as conn:
+            held = conn.exec_driver_sql(_UNCOUNTED_SCHEMAS + " AND nspname <> 'aurora_dsql_local'").scalar_one()
+        with engine.connect() as conn:
+            for number in range(held, rules.LIMITS.schemas):
+                conn.exec_driver_sql(f"CREATE SCHEMA conformance_{number}")
+        with admin.connect() as conn:
+            held = conn.exec_driver_sql(_UNCOUNTED_SCHEMAS).scalar_one()
+        assert held == rules.LIMITS.schemas + 1  # aurora_dsql_local included
+    return engine
+
+
+@pytest.mark.parametrize("case", CATALOG_CASES, ids=[c.id for c in CATALOG_CASES])
+def test_catalog_refusal(dsql_url: URL, catalog_schema: sa.Engine, case: CatalogCase) -> None:
+    """Refused with DSQL's SQLSTATE and message; nothing changed; the DDL ran in a
+    transaction of its own (as the dialect runs DDL on DSQL), so the caller's
+    connection goes on; a close variant is accepted."""
+    engine = _catalog_engine(dsql_url, catalog_schema, case)
+    rule = rules.RULES[case.rule_id]
+    try:
+        with catalog_schema.connect() as admin:
+            before = admin.exec_driver_sql(case.state).scalar()
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")  # a transaction that only read
+            with pytest.raises(sa.exc.DBAPIError) as raised:
+                conn.exec_driver_sql(case.rejected)
+            assert _sqlstate(raised.value) == rule.sqlstate
+            assert str(raised.value.orig).startswith(rule.server_message(**case.fields))
+            assert f"[rule {rule.id}]" in str(raised.value.orig)  # our advice, as the HINT
+            assert conn.exec_driver_sql("SELECT 2").scalar() == 2  # own-transaction
+            conn.rollback()
+        with catalog_schema.connect() as admin:
+            assert admin.exec_driver_sql(case.state).scalar() == before
+        _run(engine, case.accepted)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("case", CATALOG_CASES, ids=[c.id for c in CATALOG_CASES])
+def test_catalog_rule_relaxed_reaches_postgresql(
+    dsql_url: URL, catalog_schema: sa.Engine, case: CatalogCase
+) -> None:
+    engine = _catalog_engine(dsql_url, catalog_schema, case, relax=[case.rule_id])
+    try:
+        with catalog_schema.connect() as admin:
+            before = admin.exec_driver_sql(case.state).scalar()
+        _run(engine, case.rejected)
+        with catalog_schema.connect() as admin:
+            assert admin.exec_driver_sql(case.state).scalar() != before
+    finally:
+        engine.dispose()
+
+
+def test_every_catalog_rule_is_in_the_table() -> None:
+    catalog_rules = {"drop-primary-key-column", "tables-per-database", "schemas-per-database", "sequences-per-database"}
+    assert catalog_rules - {c.rule_id for c in CATALOG_CASES} == set()
+
+
+def test_catalog_checks_not_in_translate_mode(dsql_url: URL, catalog_schema: sa.Engine) -> None:
+    engine = sa.create_engine(dsql_url, local_mode="translate")
+    try:
+        _run(engine, "ALTER TABLE t DROP COLUMN id")
+    finally:
+        engine.dispose()
+
+
+def test_a_count_follows_drops_and_other_sessions(dsql_url: URL, catalog_schema: sa.Engine) -> None:
+    """Strict mode counts what the database holds, not what the engine made:
+    tables another session creates count, and a dropped table frees its place."""
+    held = _held(catalog_schema, "tables")
+    engine = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, tables=held + 2))
+    refused = rules.RULES["tables-per-database"].sqlstate
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE c1 (id bigint PRIMARY KEY)")  # held + 1
+            with catalog_schema.connect() as admin:  # another session: held + 2
+                admin.exec_driver_sql("CREATE TABLE c2 (id bigint PRIMARY KEY)")
+            with pytest.raises(sa.exc.DBAPIError) as raised:
+                conn.exec_driver_sql("CREATE TABLE c3 (id bigint PRIMARY KEY)")
+            assert _sqlstate(raised.value) == refused
+            conn.exec_driver_sql("DROP TABLE c1")
+            conn.exec_driver_sql("CREATE TABLE c3 (id bigint PRIMARY KEY)")
+            with pytest.raises(sa.exc.DBAPIError):
+                conn.exec_driver_sql("CREATE TABLE c4 (id bigint PRIMARY KEY)")
+    finally:
+        engine.dispose()
+
+
+def test_a_count_far_from_the_limit_is_renewed(dsql_url: URL, catalog_schema: sa.Engine) -> None:
+    """Far from a limit a session adds what its statements make to its last
+    count; what others made shows at the next count, at most
+    ``RECOUNT_AFTER_SECONDS`` later."""
+    from aurora_dsql_sqlalchemy.local.catalog import RECOUNT_AFTER_SECONDS
+
+    held = _held(catalog_schema, "tables")
+    engine = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, tables=held + 30))
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE r0 (id bigint PRIMARY KEY)")
+            with catalog_schema.connect() as admin:  # another session fills the database
+                for number in range(1, 31):
+                    admin.exec_driver_sql(f"CREATE TABLE r{number} (id bigint PRIMARY KEY)")
+            time.sleep(RECOUNT_AFTER_SECONDS + 0.2)
+            with pytest.raises(sa.exc.DBAPIError) as raised:
+                conn.exec_driver_sql("CREATE TABLE r31 (id bigint PRIMARY KEY)")
+            assert _sqlstate(raised.value) == rules.RULES["tables-per-database"].sqlstate
+    finally:
+        engine.dispose()
 
 
 def test_relaxed_rule_reaches_postgresql(dsql_url: URL, schema: None) -> None:

@@ -448,7 +448,9 @@ def test_no_refused_session_setting_is_sent(
     assert any("CREATE TABLE owners" in s for s in statements), (
         "the log did not capture the dialect's statements"
     )
-    settings = [s for s in statements if _SET.search(s)]
+    # local mode's own emulation, installed on PostgreSQL only: its procedures
+    # keep a session's catalog count with set_config() (local/catalog.py)
+    settings = [s for s in statements if _SET.search(s) and not s.startswith("DO $install$")]
     refused = [
         s
         for s in settings

@@ -69,7 +69,10 @@ class Limits:
     *catalog* need the database's current state: the checker reports what a
     text adds (``indexed_tables``, ``created_objects`` of
     :class:`aurora_dsql_sqlalchemy.local.checks.Analysis`), ``lint`` counts it
-    across a file or schema, and the execution layer against the catalog.
+    across a file or schema, and strict local mode against the database's
+    catalog, on the server, in the statement's own round trip
+    (:mod:`aurora_dsql_sqlalchemy.local.catalog`).  An engine takes a modified
+    copy as ``create_engine(url, limits=...)``.
     """
 
     transaction_rows: int = 3_000
@@ -90,11 +93,18 @@ class Limits:
     schemas: int = 10
     """*catalog*: schemas besides ``public`` and ``sys``."""
     sequences: int = 5_000
-    """*catalog*: sequences in the database."""
+    """*catalog*: sequences in the database.  We count an identity column's
+    sequence as one (DSQL backs identity columns with sequences, as PostgreSQL
+    does; the record does not say whether they count)."""
 
 
 #: DSQL's documented limits, as enforced by default.
 LIMITS: Final = Limits()
+
+UNCOUNTED_SCHEMAS: Final = frozenset({"public", "sys"})
+"""The schemas :attr:`Limits.schemas` does not count.  Strict local mode also
+leaves out its own ``aurora_dsql_local`` and PostgreSQL's ``pg_*`` and
+``information_schema``, which DSQL shows no user."""
 
 SEQUENCE_CACHE_LARGE_MIN: Final = 65_536
 """The smallest CACHE above 1 that DSQL accepts.  CACHE >= this gives unique

@@ -24,8 +24,10 @@ and end transactions, so ``'BEGIN; CREATE INDEX ASYNC ...; COMMIT'`` passes).
 Text the parser rejects yields no violation here: the server reports the
 syntax error (the ``lint`` command reports it too).  What a single text
 cannot show is left to the caller, which gets what it needs from
-:class:`Analysis`: per-table limits that need the catalog (24 indexes per
-table: ``indexed_tables``; dropping a primary-key column: ``dropped_columns``),
+:class:`Analysis`: limits and keys that need the catalog (24 indexes per
+table: ``indexed_tables``; dropping a primary-key column: ``drop_targets``;
+tables, sequences and schemas in a database: ``created_objects``; strict mode
+checks them on the server, see :mod:`aurora_dsql_sqlalchemy.local.catalog`),
 and the row, size and age limits of a transaction.
 """
 
@@ -89,11 +91,15 @@ class Analysis:
     dropped_columns: tuple[tuple[str, str, int], ...] = ()
     """``(table, column, line)`` of each ``DROP COLUMN``: refused by DSQL for a
     primary-key column, which only the catalog (or the same text) can tell."""
+    drop_targets: tuple[tuple[str, str], ...] = ()
+    """``(quoted relation, column)`` of the same ``DROP COLUMN`` actions, as
+    ``to_regclass`` finds the table (strict mode looks them up in the catalog)."""
     primary_keys: dict[str, list[str]] = field(default_factory=dict)
     """Primary-key columns of the tables the text creates."""
     created_objects: tuple[tuple[str, str, int], ...] = ()
     """``(kind, name, line)`` of each table, schema and sequence the text creates
-    (DSQL limits how many a database holds: :class:`~aurora_dsql_sqlalchemy.rules.Limits`)."""
+    (an identity column's sequence included; DSQL limits how many a database
+    holds: :class:`~aurora_dsql_sqlalchemy.rules.Limits`)."""
     unparsed: tuple[Location, ...] = ()
     """Statements PostgreSQL's parser rejects (with ``split=True`` only)."""
     parsed: bool = True
@@ -182,6 +188,7 @@ def _analyze(
     statements: list[Statement] = []
     indexed: list[tuple[str, int]] = []
     dropped: list[tuple[str, str, int]] = []
+    targets: list[tuple[str, str]] = []
     primary_keys: dict[str, list[str]] = {}
     created: list[tuple[str, str, int]] = []
     shape = _TransactionShape() if one_transaction and len(prepared.statements) > 1 else None
@@ -197,11 +204,19 @@ def _analyze(
             found.extend(shape.check(statement))
         indexed.extend((table, location.line or 0) for table in ctx.indexes)
         dropped.extend((table, column, location.line or 0) for table, column in ctx.dropped_columns)
+        targets.extend(ctx.drop_targets)
         primary_keys.update(ctx.primary_keys)
         created.extend((kind, name, location.line or 0) for kind, name in ctx.created)
     unparsed = tuple(_location(prepared, original, u.start, u.length, u.error) for u in prepared.unparsed)
     return Analysis(
-        tuple(found), tuple(statements), tuple(indexed), tuple(dropped), primary_keys, tuple(created), unparsed
+        tuple(found),
+        tuple(statements),
+        tuple(indexed),
+        tuple(dropped),
+        tuple(targets),
+        primary_keys,
+        tuple(created),
+        unparsed,
     )
 
 

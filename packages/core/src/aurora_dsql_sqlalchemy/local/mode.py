@@ -79,7 +79,10 @@ class LocalMode:
         local = jobs.localize(plan.local_sql or sql) or plan.local_sql
         if not self.strict:
             return replace(plan, local_sql=local) if local != plan.local_sql else plan
-        violations = tuple(v for v in _check(sql, self.limits) if v.rule_id not in self.relaxed)
+        analysis = _analysis(sql, self.limits)
+        violations = tuple(v for v in analysis.errors if v.rule_id not in self.relaxed)
+        if not violations and plan.job is None:  # limits and keys only the catalog knows
+            local = _guard(local or sql, sql, analysis, self.limits, self.enforces) or local
         tables: tuple[str, ...] = ()
         if plan.job == "index" and self.enforces("indexes-per-table"):
             tables = (index_table,) if index_table else _index_tables(sql)
@@ -194,14 +197,28 @@ class LocalMode:
     def set_up(self, dbapi_conn: Any) -> None:
         """The first connection (made before the mode was known)."""
         jobs.install_local_schema(dbapi_conn)
+        if self.strict:
+            _install_catalog_checks(dbapi_conn)
         timeout = CONFLICT_LOCK_TIMEOUT_MS if self.enforces("occ-data") else None
         jobs.setup_session(dbapi_conn, lock_timeout_ms=timeout)
 
 
-def _check(sql: str, limits: rules.Limits) -> tuple[Any, ...]:
-    from .checks import check_sql
+def _analysis(sql: str, limits: rules.Limits) -> Any:
+    from .checks import analyze
 
-    return check_sql(sql, limits)
+    return analyze(sql, limits)
+
+
+def _guard(sent: str, sql: str, analysis: Any, limits: rules.Limits, enforces: Callable[[str], bool]) -> str | None:
+    from .catalog import guard
+
+    return guard(sent, sql, analysis, limits, enforces)
+
+
+def _install_catalog_checks(dbapi_conn: Any) -> None:
+    from .catalog import install
+
+    install(dbapi_conn)
 
 
 def _index_tables(sql: str) -> tuple[str, ...]:

@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Node", "PgType", "const_text", "number", "options", "relation", "strings", "type_of"]
+__all__ = [
+    "Node", "PgType", "const_text", "number", "options", "quoted_relation", "relation", "strings", "type_of",
+]
 
 Node = dict[str, Any]
 
@@ -29,6 +31,18 @@ def relation(rangevar: Node | None) -> str:
     name = rangevar.get("relname", "?")
     schema = rangevar.get("schemaname")
     return f"{schema}.{name}" if schema else name
+
+
+def quoted_relation(rangevar: Node | None) -> str | None:
+    """``"schema"."name"`` (or ``"name"``) of a ``RangeVar``, each part quoted as
+    the parser keeps it (folded unless it was quoted): what ``to_regclass``
+    needs to find a mixed-case or dotted name (also on PostgreSQL 15)."""
+    if not rangevar:
+        return None
+    if "RangeVar" in rangevar:
+        rangevar = rangevar["RangeVar"]
+    parts = [rangevar.get("schemaname"), rangevar.get("relname")]
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts if part)
 
 
 _CONST_KINDS = (("sval", ""), ("ival", 0), ("fval", ""), ("boolval", False))

@@ -5,7 +5,7 @@ SET STATISTICS, primary-key changes, storage options)."""
 from __future__ import annotations
 
 from ...rules import RuleId
-from ..tree import Node, relation
+from ..tree import Node, quoted_relation, relation
 from .base import Context, Recognizer
 from .tables import check_cache, check_column
 
@@ -47,9 +47,9 @@ class AlterTableRecognizer(Recognizer):
         for item in node.get("cmds", ()):
             command = item.get("AlterTableCmd")
             if command is not None:
-                self._command(ctx, table, command)
+                self._command(ctx, table, command, node.get("relation"))
 
-    def _command(self, ctx: Context, table: str, command: Node) -> None:
+    def _command(self, ctx: Context, table: str, command: Node, rangevar: Node | None) -> None:
         subtype = command.get("subtype", "")
         column = command.get("name") or "?"
         definition = command.get("def") or {}
@@ -69,8 +69,10 @@ class AlterTableRecognizer(Recognizer):
             ctx.add("validate-constraint", f"ALTER TABLE {table} VALIDATE CONSTRAINT {column}")
         elif subtype == "AT_DropColumn":
             ctx.dropped_columns.append((table, column))
+            ctx.drop_targets.append((quoted_relation(rangevar) or table, column))
         elif subtype == "AT_AddIdentity" and "Constraint" in definition:
             subject = f"ALTER TABLE {table} ALTER COLUMN {column} ADD IDENTITY"
+            ctx.created.append(("sequence", f"{table}.{column} (identity)"))
             check_cache(ctx, subject, definition["Constraint"].get("options"), required=True)
         elif subtype == "AT_SetIdentity":
             items = definition.get("List", {}).get("items")

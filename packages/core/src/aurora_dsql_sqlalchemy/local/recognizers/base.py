@@ -26,6 +26,7 @@ class Context:
 
     __slots__ = (
         "created",
+        "drop_targets",
         "dropped_columns",
         "found",
         "indexes",
@@ -46,10 +47,13 @@ class Context:
         """Tables that get an index (CREATE INDEX, PRIMARY KEY and UNIQUE in CREATE TABLE)."""
         self.dropped_columns: list[tuple[str, str]] = []
         """``(table, column)`` dropped: DSQL refuses it for a primary-key column (needs the catalog)."""
+        self.drop_targets: list[tuple[str, str]] = []
+        """``(quoted relation, column)`` of the same drops, for the catalog look-up."""
         self.primary_keys: dict[str, list[str]] = {}
         """Primary-key columns of the tables created."""
         self.created: list[tuple[str, str]] = []
-        """``(kind, name)`` of each table, schema and sequence created (DSQL counts them)."""
+        """``(kind, name)`` of each table, schema and sequence created (DSQL counts
+        them; an identity column's sequence is a sequence)."""
 
     def add(self, rule_id: RuleId, subject: str, **fields: str) -> None:
         self.found.append(Violation(rule_id, subject, fields))

@@ -59,6 +59,7 @@ def check_column(ctx: Context, table: str, column: Node, *, identity: bool = Tru
     for item in column.get("constraints", ()) if identity else ():
         constraint = item.get("Constraint", {})
         if constraint.get("contype") == "CONSTR_IDENTITY":
+            ctx.created.append(("sequence", f"{table}.{column.get('colname', '?')} (identity)"))
             if column_type is not None and column_type.builtin and column_type.name != "bigint":
                 ctx.add("identity-type", f"{subject} {column_type.display} IDENTITY", type=column_type.display)
             check_cache(ctx, f"{subject} IDENTITY", constraint.get("options"), required=True)
