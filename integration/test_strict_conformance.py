@@ -1017,6 +1017,7 @@ def test_catalog_refusal(dsql_url: URL, catalog_schema: sa.Engine, case: Catalog
             assert _sqlstate(raised.value) == rule.sqlstate
             assert str(raised.value.orig).startswith(rule.server_message(**case.fields))
             assert f"[rule {rule.id}]" in str(raised.value.orig)  # our advice, as the HINT
+            assert "PL/pgSQL" not in str(raised.value.orig)  # no trail of the emulation
             assert conn.exec_driver_sql("SELECT 2").scalar() == 2  # own-transaction
             conn.rollback()
         with catalog_schema.connect() as admin:

@@ -332,11 +332,18 @@ class AuroraDSQLDialect(PGDialect):
     @contextlib.contextmanager
     def _answer_as_dsql(self, error: Exception, cursor: Any, context: Any) -> Iterator[None]:
         """A failed statement, as DSQL would have answered it (strict local
-        mode; only on the error path).  A writer that met another
+        mode; only on the error path).  A refusal by local mode's own
+        server-side checks reads as DSQL's (no PL/pgSQL trail).  A writer that met another
         transaction's row lock gets DSQL's conflict (``40001`` OC000) instead
         of waiting; DDL, which DSQL never fails for rows, waits as PostgreSQL
         does: the block re-runs it without the lock timeout."""
-        answer = self.local.conflict(error) if self.local is not None else None
+        local = self.local
+        if local is None:
+            raise error
+        refusal = local.own_refusal(error)
+        if refusal is not None:
+            raise self._server_error(*refusal) from None
+        answer = local.conflict(error)
         if answer is None:
             raise error
         plan = getattr(context, "dsql_plan", None)

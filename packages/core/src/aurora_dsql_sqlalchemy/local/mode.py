@@ -194,6 +194,21 @@ class LocalMode:
         rule = rules.RULES["occ-data"]
         return rule.sqlstate, rule.server_message()
 
+    @staticmethod
+    def own_refusal(error: BaseException) -> tuple[str, str] | None:
+        """(SQLSTATE, message) of a refusal raised by local mode's own checks
+        on the server (catalog limits, index count), as DSQL words it: its
+        message and our HINT, without PL/pgSQL's ``CONTEXT`` line, which names
+        a function DSQL does not have."""
+        diag = getattr(error, "diag", None)
+        where = getattr(diag, "context", None) or ""
+        code = sqlstate_of(error)
+        if f"{jobs.LOCAL_SCHEMA}." not in where or code is None:
+            return None
+        hint = getattr(diag, "message_hint", None)
+        message = getattr(diag, "message_primary", None) or str(error)
+        return code, message + (f"\nHINT:  {hint}" if hint else "")
+
     def set_up(self, dbapi_conn: Any) -> None:
         """The first connection (made before the mode was known)."""
         jobs.install_local_schema(dbapi_conn)
