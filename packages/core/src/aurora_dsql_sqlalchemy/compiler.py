@@ -23,6 +23,7 @@ from sqlalchemy.sql import elements as sql_elements
 from sqlalchemy.sql import util as sql_util
 
 from . import _compat, keys, rules
+from .compiled_ddl import DDLFacts, index_facts, table_facts
 from .errors import DSQLSchemaWarning, DSQLUnsupportedError
 from .violations import Violation
 
@@ -129,6 +130,10 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
     followup_statements: list[str] | tuple[str, ...] = ()
     """Statements the execution layer (and Alembic's offline SQL) runs right
     after this one: the ``VALIDATE CONSTRAINT`` of an added constraint."""
+    dsql_facts: DDLFacts | None = None
+    """What this compiler vouches for in the CREATE TABLE / CREATE INDEX it
+    compiled (see :mod:`aurora_dsql_sqlalchemy.compiled_ddl`)."""
+    _dsql_defaults: list[str] | None = None
 
     # -- tables ------------------------------------------------------------------
 
@@ -151,14 +156,25 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             raise DSQLUnsupportedError(
                 f"Table {table.name!r} ({len(table.columns)} columns)", "columns-per-table"
             )
+        defaults = self._dsql_defaults = []
         try:
-            return super().visit_create_table(create, **kw)
+            text: str = super().visit_create_table(create, **kw)
         except sa_exc.CompileError as error:
             # SQLAlchemy re-wraps a column's error in a plain CompileError; keep ours
             # (its message already names the table and column).
             if isinstance(error.__cause__, DSQLUnsupportedError):
                 raise error.__cause__ from None
             raise
+        finally:
+            self._dsql_defaults = None
+        self.dsql_facts = table_facts(create, defaults, bool(self.schema_translate_map), self.dialect)
+        return text
+
+    def get_column_default_string(self, column: Any) -> str | None:
+        text: str | None = super().get_column_default_string(column)
+        if text is not None and self._dsql_defaults is not None:
+            self._dsql_defaults.append(text)  # the user's expression, for strict mode's check
+        return text
 
     def create_table_constraints(self, table: Any, _include_foreign_key_constraints: Any = None, **kw: Any) -> str:
         text = super().create_table_constraints(
@@ -326,10 +342,11 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             text += " " + distinct.rstrip()
         where = dialect_option(index, "where")
         if where is not None:
-            where = coercions.expect(roles.DDLExpressionRole, where)
-            text += " WHERE " + self.sql_compiler.process(
-                where, include_table=False, literal_binds=True
+            where = self.sql_compiler.process(
+                coercions.expect(roles.DDLExpressionRole, where), include_table=False, literal_binds=True
             )
+            text += " WHERE " + where
+        self.dsql_facts = index_facts(create, text, where, bool(self.schema_translate_map))
         return text
 
     def _define_include(self, obj: Any) -> str:

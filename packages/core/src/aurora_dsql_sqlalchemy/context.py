@@ -34,12 +34,12 @@ from sqlalchemy.engine.interfaces import ExecuteStyle
 from . import rules
 from .compiler import AuroraDSQLDDLCompiler
 from .jobs import ASK
-from .local.jobs import quote_ident
 from .local.mode import LocalMode, TransactionState
 from .statements import Kind, StatementPlan
 
 if TYPE_CHECKING:
     from .base import AuroraDSQLDialect
+    from .compiled_ddl import DDLFacts
 
 __all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_of", "transaction_state"]
 
@@ -119,14 +119,9 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             elif plan.local_sql:
                 self.statement = plan.local_sql
 
-    def _what_sqlalchemy_knows(self) -> tuple[Kind | None, str | None]:
+    def _what_sqlalchemy_knows(self) -> tuple[Kind | None, DDLFacts | None]:
         if self.isddl:
-            element = self.compiled.statement if self.compiled is not None else None
-            if isinstance(element, sa_schema.CreateIndex) and element.element.table is not None:
-                table = element.element.table
-                name = quote_ident(table.name)
-                return Kind.DDL, f"{quote_ident(table.schema)}.{name}" if table.schema else name
-            return Kind.DDL, None
+            return Kind.DDL, getattr(self.compiled, "dsql_facts", None)
         compiled = self.compiled
         if compiled is None or isinstance(compiled.statement, sa_sql.elements.TextClause):
             return None, None

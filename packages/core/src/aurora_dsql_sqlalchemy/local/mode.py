@@ -13,13 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .. import rules
 from ..errors import sqlstate_of
 from ..options import LocalModeName
 from ..statements import Kind, StatementPlan, classify
 from . import jobs
+
+if TYPE_CHECKING:
+    from ..compiled_ddl import DDLFacts
+    from .checks import Analysis
 
 __all__ = ["LocalMode", "TransactionState"]
 
@@ -70,19 +74,24 @@ class LocalMode:
 
     # -- plans ------------------------------------------------------------------------
 
-    def plan(self, sql: str, kind: Kind | None, index_table: str | None = None) -> StatementPlan:
+    def plan(self, sql: str, kind: Kind | None, facts: DDLFacts | None = None) -> StatementPlan:
         """The plan of one distinct statement text, for PostgreSQL.
 
-        ``index_table``: the quoted table a compiled ``CREATE INDEX`` builds on
-        (text statements are read by the checker instead)."""
-        plan = classify(sql, kind)
+        ``facts``: what the DDL compiler vouches for in a CREATE TABLE /
+        CREATE INDEX it compiled; strict mode then checks only the user's
+        expressions in it rather than parsing the whole text."""
+        plan = classify(sql, kind, facts)
         local = jobs.localize(plan.local_sql or sql) or plan.local_sql
         if not self.strict:
             return replace(plan, local_sql=local) if local != plan.local_sql else plan
-        violations = tuple(v for v in _check(sql, self.limits) if v.rule_id not in self.relaxed)
+        analysis = _analysis(sql, self.limits, facts)
+        violations = tuple(v for v in analysis.errors if v.rule_id not in self.relaxed)
         tables: tuple[str, ...] = ()
         if plan.job == "index" and self.enforces("indexes-per-table"):
-            tables = (index_table,) if index_table else _index_tables(sql)
+            if facts is not None and facts.index_table:
+                tables = (facts.index_table,)
+            else:
+                tables = _quoted_tables(analysis.indexed_tables)
         return replace(plan, local_sql=local, violations=violations, index_tables=tables)
 
     def job_sql(self, plan: StatementPlan, subject: str, *, percent_escaped: bool) -> str:
@@ -198,18 +207,19 @@ class LocalMode:
         jobs.setup_session(dbapi_conn, lock_timeout_ms=timeout)
 
 
-def _check(sql: str, limits: rules.Limits) -> tuple[Any, ...]:
-    from .checks import check_sql
+def _analysis(sql: str, limits: rules.Limits, facts: DDLFacts | None) -> Analysis:
+    """What strict mode needs of ``sql``: from the compiler's facts when it
+    vouches for the statement, else from one (cached) parse of the text."""
+    from .checks import analyze
+    from .vouched import analysis_of
 
-    return check_sql(sql, limits)
+    found = analysis_of(facts, sql, limits) if facts is not None else None
+    return found if found is not None else analyze(sql, limits)
 
 
-def _index_tables(sql: str) -> tuple[str, ...]:
-    from .checks import created_indexes
-
+def _quoted_tables(indexed: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
     return tuple(
-        ".".join(jobs.quote_ident(part) for part in table.split(".", 1))
-        for table, _line in created_indexes(sql, placeholders=True)
+        ".".join(jobs.quote_ident(part) for part in table.split(".", 1)) for table, _line in indexed
     )
 
 
