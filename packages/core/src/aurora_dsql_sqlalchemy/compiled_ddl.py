@@ -83,8 +83,9 @@ _PLAIN_CONSTRAINTS: Final = frozenset(
 
 
 def _custom_compiled(cls: type) -> bool:
-    """An ``@compiles`` override is registered for ``cls`` or a base class."""
-    return any("_compiler_dispatcher" in vars(base) for base in cls.__mro__)
+    """An ``@compiles`` override is registered for ``cls`` or a base class
+    (``sqlalchemy.ext.compiler`` sets ``_compiler_dispatcher`` on the class)."""
+    return getattr(cls, "_compiler_dispatcher", None) is not None
 
 
 def _name(table: Any) -> str | None:

@@ -167,8 +167,16 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             raise
         finally:
             self._dsql_defaults = None
-        self.dsql_facts = table_facts(create, defaults, bool(self.schema_translate_map), self.dialect)
+        if self._vouching():
+            self.dsql_facts = table_facts(create, defaults, bool(self.schema_translate_map), self.dialect)
+        else:
+            self.dsql_facts = DDLFacts()  # a plain DDL statement: the text need not be read
         return text
+
+    def _vouching(self) -> bool:
+        """Strict local mode (or not yet connected) reads the compiler's facts."""
+        local = self.dialect.local
+        return not self.dialect.is_dsql and (local is None or local.strict)
 
     def get_column_default_string(self, column: Any) -> str | None:
         text: str | None = super().get_column_default_string(column)
@@ -475,13 +483,17 @@ def _column_subject(column: Any) -> str:
 
 def _dsql_type_family(type_: Any) -> str:
     """PostgreSQL's canonical name of a type's family, as rules.py spells it."""
-    checks = _type_families()
-    for cls, name in checks:
-        if isinstance(type_, cls):
-            return name
     if isinstance(type_, sqltypes.Time) and getattr(type_, "timezone", False):
         return "time with time zone"
-    return type(type_).__name__.lower()
+    return _class_family(type(type_))
+
+
+@functools.cache
+def _class_family(cls: type) -> str:
+    for family_cls, name in _type_families():
+        if issubclass(cls, family_cls):
+            return name
+    return cls.__name__.lower()
 
 
 class AuroraDSQLTypeCompiler(pg_base.PGTypeCompiler):
