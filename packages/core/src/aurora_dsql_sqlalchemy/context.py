@@ -80,6 +80,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
     dsql_refusal: Refusal | None = None
     _dsql_autocommit: Any = None
     _dsql_state: TransactionState | None = None
+    _dsql_subject: str | None = None
 
     # -- before ----------------------------------------------------------------------
 
@@ -153,6 +154,13 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             self._dsql_autocommit = dbapi_conn
 
     def _subject(self) -> str:
+        """What a job of this statement is about, for sys.jobs and errors (once per statement)."""
+        subject = self._dsql_subject
+        if subject is None:
+            subject = self._dsql_subject = self._describe()
+        return subject
+
+    def _describe(self) -> str:
         element = getattr(self.compiled, "statement", None)
         if isinstance(element, sa_schema.CreateIndex) and element.element.table is not None:
             return f"Index {element.element.name!r} on {element.element.table.name!r}"
