@@ -33,7 +33,8 @@ from sqlalchemy.engine.interfaces import ExecuteStyle
 
 from . import rules
 from .compiler import AuroraDSQLDDLCompiler
-from .jobs import ASK
+from .jobs import ASK, JobWaiter
+from .local.jobs import job_type, new_job_id
 from .local.mode import LocalMode, TransactionState
 from .statements import Kind, StatementPlan
 
@@ -81,6 +82,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
     _dsql_autocommit: Any = None
     _dsql_state: TransactionState | None = None
     _dsql_subject: str | None = None
+    _dsql_deferred = False
 
     # -- before ----------------------------------------------------------------------
 
@@ -114,11 +116,19 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
                 dialect.local.before_write(state)
         if dialect.local is not None and self.dsql_refusal is None:
             if plan.job is not None:
-                self.statement = dialect.local.job_sql(
-                    plan, self._subject(), percent_escaped=not self.no_parameters
-                )
+                self.statement, self._dsql_deferred = self._local_job_sql(plan, self._subject())
             elif plan.local_sql:
                 self.statement = plan.local_sql
+
+    def _local_job_sql(self, plan: StatementPlan, subject: str) -> tuple[str, bool]:
+        """The local statement of ``plan``'s job, and whether recording the job
+        is left for the end of the create_all() it runs in (one INSERT for all)."""
+        local: Any = self.dialect.local
+        deferred = JobWaiter.defers_records(self.root_connection)
+        sql = local.job_sql(
+            plan, subject, percent_escaped=not self.no_parameters, job_id=new_job_id() if deferred else None
+        )
+        return sql, deferred
 
     def _what_sqlalchemy_knows(self) -> tuple[Kind | None, DDLFacts | None]:
         if self.isddl:
@@ -213,7 +223,9 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         started: list[tuple[str, str, object]] = []
         try:
             if plan.job is not None:
-                started.append(self._job_row(self.cursor, plan, self._subject(), rebuffer=True))
+                started.append(
+                    self._job_row(self.cursor, plan, self._subject(), self._dsql_deferred, rebuffer=True)
+                )
             compiled = self.compiled
             if isinstance(compiled, AuroraDSQLDDLCompiler):
                 for followup in compiled.followup_statements:
@@ -226,11 +238,13 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             self.dialect.job_waiter.started(self.root_connection, job_id, subject, failure)
 
     def _job_row(
-        self, cursor: Any, plan: StatementPlan, subject: str, rebuffer: bool
+        self, cursor: Any, plan: StatementPlan, subject: str, deferred: bool, rebuffer: bool
     ) -> tuple[str, str, object]:
         row = cursor.fetchone()
         if self.dialect.local is not None:  # (job_id, details) of a job already run
             job_id, failure, description = str(row[0]), row[1], cursor.description[:1]
+            if deferred:
+                JobWaiter.unrecorded(self.root_connection, (job_id, failure, job_type(plan.job), subject))
         else:
             job_id, failure, description = str(row[0]), ASK, cursor.description
         if rebuffer:  # the caller's result still has the job_id row, as DSQL answers it
@@ -244,8 +258,9 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         plan = dialect.plans.get(followup, Kind.DDL)
         sql = plan.local_sql or followup
         subject = self._subject()
+        deferred = False
         if dialect.local is not None and plan.job is not None:
-            sql = dialect.local.job_sql(plan, subject, percent_escaped=not self.no_parameters)
+            sql, deferred = self._local_job_sql(plan, subject)
         dbapi_conn: Any = self.root_connection.connection.dbapi_connection
         cursor = dbapi_conn.cursor()
         try:
@@ -257,7 +272,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
                 cursor.execute(sql, self.parameters[0])
             if plan.job is None:
                 return []
-            return [self._job_row(cursor, plan, subject, rebuffer=False)]
+            return [self._job_row(cursor, plan, subject, deferred, rebuffer=False)]
         finally:
             cursor.close()
 

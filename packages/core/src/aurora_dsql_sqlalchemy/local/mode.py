@@ -94,15 +94,25 @@ class LocalMode:
                 tables = _quoted_tables(analysis.indexed_tables)
         return replace(plan, local_sql=local, violations=violations, index_tables=tables)
 
-    def job_sql(self, plan: StatementPlan, subject: str, *, percent_escaped: bool) -> str:
-        """The statement that runs ``plan``'s ASYNC statement as a local job."""
+    def job_sql(
+        self, plan: StatementPlan, subject: str, *, percent_escaped: bool, job_id: str | None = None
+    ) -> str:
+        """The statement that runs ``plan``'s ASYNC statement as a local job;
+        with ``job_id``, one that builds it and leaves the recording to the
+        caller (:func:`~aurora_dsql_sqlalchemy.local.jobs.record_jobs_sql`)."""
         limit = None
         if plan.index_tables:
             rule = rules.RULES["indexes-per-table"]
             limit = (self.limits.indexes_per_table, rule.sqlstate, rule.server_message())
+        statement = plan.local_sql or ""
+        if job_id is not None:
+            return jobs.build_sql(
+                job_id, statement, jobs.can_fail(plan.job, statement), plan.index_tables, limit,
+                percent_escaped=percent_escaped,
+            )
         return jobs.run_job_sql(
-            plan.local_sql or "",
-            "INDEX_BUILD" if plan.job == "index" else "VALIDATE_CONSTRAINT",
+            statement,
+            jobs.job_type(plan.job),
             subject,
             plan.index_tables,
             limit,
