@@ -28,8 +28,8 @@ before its jobs are waited for (:class:`~aurora_dsql_sqlalchemy.jobs.JobWaiter`)
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from typing import Any, Final
 
 __all__ = [
@@ -285,7 +285,7 @@ def can_fail(job: str | None, statement: str) -> bool:
 
 def new_job_id() -> str:
     """A job id in one of DSQL's formats (32 hex digits)."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def raise_on_server(cursor: Any, sqlstate: str, message: str) -> None:
