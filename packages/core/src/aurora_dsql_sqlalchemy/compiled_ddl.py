@@ -161,15 +161,18 @@ def table_facts(create: Any, expressions: list[str], schema_translate: bool, dia
     )
 
 
-def index_facts(create: Any, text: str, where: str | None, schema_translate: bool) -> DDLFacts:
+def index_facts(create: Any, text: str, where: str | None, schema_translate: bool, vouch: bool) -> DDLFacts:
     """The facts of the ``CREATE INDEX ASYNC`` ``text`` compiled from ``create``
-    (``where``: its rendered WHERE clause)."""
+    (``where``: its rendered WHERE clause; ``vouch=False``: only what every
+    mode needs, the job and the statement for PostgreSQL)."""
+    local_sql = text.replace(" INDEX ASYNC ", " INDEX ", 1)
+    if not vouch:
+        return DDLFacts("index", local_sql)
     index = create.element
     table = index.table
     index_table = quote_ident(table.name)
     if table.schema:
         index_table = f"{quote_ident(table.schema)}.{index_table}"
-    local_sql = text.replace(" INDEX ASYNC ", " INDEX ", 1)
     name = _name(index.table)
     vouched = (
         name is not None

@@ -366,7 +366,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
                 coercions.expect(roles.DDLExpressionRole, where), include_table=False, literal_binds=True
             )
             text += " WHERE " + where
-        self.dsql_facts = index_facts(create, text, where, bool(self.schema_translate_map))
+        self.dsql_facts = index_facts(create, text, where, bool(self.schema_translate_map), self._vouching())
         return text
 
     def _define_include(self, obj: Any) -> str:
