@@ -39,12 +39,14 @@ def dsql_type_family(type_: Any) -> str:
     """PostgreSQL's canonical name of a type's family, as rules.py spells it."""
     if isinstance(type_, sqltypes.Time) and getattr(type_, "timezone", False):
         return "time with time zone"
-    return _class_family(type(type_))
+    cls = type(type_)
+    family = _BY_CLASS.get(cls)
+    if family is None:
+        family = _BY_CLASS[cls] = next(
+            (name for family_cls, name in _families() if issubclass(cls, family_cls)), cls.__name__.lower()
+        )
+    return family
 
 
-@functools.cache
-def _class_family(cls: type) -> str:
-    for family_cls, name in _families():
-        if issubclass(cls, family_cls):
-            return name
-    return cls.__name__.lower()
+_BY_CLASS: dict[type, str] = {}
+"""The family of each type class seen (as many entries as type classes)."""

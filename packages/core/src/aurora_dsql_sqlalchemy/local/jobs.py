@@ -35,8 +35,6 @@ from typing import Any, Final
 __all__ = [
     "LOCAL_SCHEMA",
     "SESSION_OPTIONS",
-    "build_sql",
-    "can_fail",
     "install_local_schema",
     "job_type",
     "localize",
@@ -107,10 +105,9 @@ BEGIN
     END;
 END
 $$;
-CREATE OR REPLACE FUNCTION {LOCAL_SCHEMA}.run_job(
-    statement text, job_type text, subject text,
-    tables text[], index_limit integer, limit_sqlstate text, limit_message text,
-    OUT job_id text, OUT details text)
+-- build, then record the job
+CREATE OR REPLACE FUNCTION {LOCAL_SCHEMA}.run_job(statement text, job_type text, subject text, tables text[],
+    index_limit integer, limit_sqlstate text, limit_message text, OUT job_id text, OUT details text)
 LANGUAGE plpgsql AS $$
 BEGIN
     SELECT b.job_id, b.details INTO job_id, details FROM {LOCAL_SCHEMA}.build(
@@ -206,54 +203,39 @@ def run_job_sql(
     limit: tuple[int, str, str] | None,
     *,
     percent_escaped: bool,
+    job_id: str | None = None,
 ) -> str:
     """The one statement that runs an ASYNC ``statement`` (ASYNC removed) as a
     local job and records it: answers ``(job_id, details)``, ``details`` set
-    for a failed job.
+    for a failed job.  With ``job_id``, the job gets that id and is not
+    recorded (the caller records it later with :func:`record_jobs_sql`, one
+    INSERT for all the jobs of a ``create_all()``).
 
     ``tables`` are quoted relation names whose index count is checked against
     ``limit`` = ``(indexes, sqlstate, message)`` first (``None``: no check).
     ``percent_escaped``: ``statement`` will be sent with parameters, so its
     ``%`` are written ``%%`` (and so must the literals around it be).
     """
-    body, guard = _build_arguments(statement, tables, limit, percent_escaped)
-    first = ", ".join((body, _literal(job_type, percent_escaped), _literal(subject, percent_escaped)))
-    return f"SELECT job_id, details FROM {LOCAL_SCHEMA}.run_job({first}, {guard})"
-
-
-def build_sql(
-    job_id: str,
-    statement: str,
-    guarded: bool,
-    tables: tuple[str, ...],
-    limit: tuple[int, str, str] | None,
-    *,
-    percent_escaped: bool,
-) -> str:
-    """As :func:`run_job_sql`, for a job recorded later (:func:`record_jobs_sql`,
-    one INSERT for all the jobs of a ``create_all()``): answers ``(job_id,
-    details)`` for ``job_id``.  ``guarded=False``: the statement cannot fail
-    the way a job fails (a non-unique index build), so no error is caught."""
-    body, guard = _build_arguments(statement, tables, limit, percent_escaped)
-    first = ", ".join((_literal(job_id, percent_escaped), body, "true" if guarded else "false"))
-    return f"SELECT job_id, details FROM {LOCAL_SCHEMA}.build({first}, {guard})"
-
-
-def _build_arguments(
-    statement: str, tables: tuple[str, ...], limit: tuple[int, str, str] | None, percent_escaped: bool
-) -> tuple[str, str]:
     body = statement.replace("%%", "%") if percent_escaped else statement
     count, sqlstate, message = limit if limit is not None else (0, None, None)
     array = "ARRAY[" + ", ".join(_literal(t, percent_escaped) for t in tables) + "]::text[]"
-    guard = ", ".join(
-        (
-            array if tables and limit is not None else "NULL",
-            str(count),
-            _literal(sqlstate, percent_escaped),
-            _literal(message, percent_escaped),
-        )
+    checks = (
+        array if tables and limit is not None else "NULL",
+        str(count),
+        _literal(sqlstate, percent_escaped),
+        _literal(message, percent_escaped),
     )
-    return _literal(body, percent_escaped), guard
+    if job_id is None:
+        first: tuple[str, ...] = (
+            _literal(body, percent_escaped), _literal(job_type, percent_escaped), _literal(subject, percent_escaped)
+        )
+        function = "run_job"
+    else:
+        # a plain index build cannot fail as a job: no error to catch
+        can_fail = job_type != "INDEX_BUILD" or _UNIQUE_INDEX.match(body) is not None
+        first = (_literal(job_id, percent_escaped), _literal(body, percent_escaped), "true" if can_fail else "false")
+        function = "build"
+    return f"SELECT job_id, details FROM {LOCAL_SCHEMA}.{function}({', '.join(first + checks)})"
 
 
 def record_jobs_sql(jobs: list[tuple[str, str | None, str, str]]) -> str:
@@ -275,12 +257,6 @@ _UNIQUE_INDEX: Final = re.compile(r"\s*CREATE\s+UNIQUE\b", re.IGNORECASE)
 def job_type(job: str | None) -> str:
     """``sys.jobs.job_type`` of a plan's job (``"index"`` or ``"validate"``)."""
     return "INDEX_BUILD" if job == "index" else "VALIDATE_CONSTRAINT"
-
-
-def can_fail(job: str | None, statement: str) -> bool:
-    """Whether the job's statement can fail as a job (duplicates of a UNIQUE
-    build, rows a validated constraint refuses): a plain index build cannot."""
-    return job != "index" or _UNIQUE_INDEX.match(statement) is not None
 
 
 def new_job_id() -> str:

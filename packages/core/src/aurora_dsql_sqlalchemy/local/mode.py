@@ -104,19 +104,14 @@ class LocalMode:
         if plan.index_tables:
             rule = rules.RULES["indexes-per-table"]
             limit = (self.limits.indexes_per_table, rule.sqlstate, rule.server_message())
-        statement = plan.local_sql or ""
-        if job_id is not None:
-            return jobs.build_sql(
-                job_id, statement, jobs.can_fail(plan.job, statement), plan.index_tables, limit,
-                percent_escaped=percent_escaped,
-            )
         return jobs.run_job_sql(
-            statement,
+            plan.local_sql or "",
             jobs.job_type(plan.job),
             subject,
             plan.index_tables,
             limit,
             percent_escaped=percent_escaped,
+            job_id=job_id,
         )
 
     # -- accounting -------------------------------------------------------------------
