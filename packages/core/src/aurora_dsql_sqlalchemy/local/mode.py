@@ -213,13 +213,9 @@ class LocalMode:
 
 
 def _analysis(sql: str, limits: rules.Limits, facts: DDLFacts | None) -> Analysis:
-    """What strict mode needs of ``sql``: from the compiler's facts when it
-    vouches for the statement, else from one (cached) parse of the text."""
-    from .checks import analyze
-    from .vouched import analysis_of
+    from .vouched import analysis  # the parser, imported at first use
 
-    found = analysis_of(facts, sql, limits) if facts is not None else None
-    return found if found is not None else analyze(sql, limits)
+    return analysis(sql, limits, facts)
 
 
 def _quoted_tables(indexed: tuple[tuple[str, int], ...]) -> tuple[str, ...]:

@@ -20,11 +20,18 @@ from ..rules import Limits
 from ..violations import Location, Violation
 from .checks import Analysis, Statement, analyze
 
-__all__ = ["analysis_of"]
+__all__ = ["analysis", "analysis_of"]
 
 _ESCAPES: Final = ("--", "/*", ";")
 """What could let an expression end the ``SELECT`` it is checked in, or hide
 the rest of the statement: the whole text is parsed instead."""
+
+
+def analysis(sql: str, limits: Limits, facts: DDLFacts | None) -> Analysis:
+    """What strict mode needs of ``sql``: from the compiler's facts when it
+    vouches for the statement, else from one (cached) parse of the text."""
+    found = analysis_of(facts, sql, limits) if facts is not None else None
+    return found if found is not None else analyze(sql, limits)
 
 
 def analysis_of(facts: DDLFacts, sql: str, limits: Limits) -> Analysis | None:
