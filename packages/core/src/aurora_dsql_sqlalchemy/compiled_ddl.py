@@ -109,7 +109,12 @@ def _plain_column(column: Any) -> bool:
         return False
     if column.identity is not None and not isinstance(type_, sqltypes.Integer):
         return False
-    return not (column.computed is not None or column.system or column.dialect_kwargs)
+    return not (column.computed is not None or column.system or _has_dialect_options(column))
+
+
+def _has_dialect_options(obj: Any) -> bool:
+    # SQLAlchemy builds the per-dialect option dicts only when some were given (or read)
+    return "dialect_options" in obj.__dict__ and bool(obj.dialect_kwargs)
 
 
 def table_facts(create: Any, expressions: list[str], schema_translate: bool, dialect: Any) -> DDLFacts:
@@ -123,7 +128,7 @@ def table_facts(create: Any, expressions: list[str], schema_translate: bool, dia
         or type(create) is not sa_schema.CreateTable
         or any(_custom_compiled(cls) for cls in (sa_schema.CreateTable, sa_schema.CreateColumn, sa_schema.Column))
         or table._prefixes
-        or table.dialect_kwargs
+        or _has_dialect_options(table)
         or not all(type(c) is sa_schema.CreateColumn and _plain_column(c.element) for c in create.columns)
     ):
         return DDLFacts()

@@ -92,7 +92,7 @@ class LocalMode:
                 tables = (facts.index_table,)
             else:
                 tables = _quoted_tables(analysis.indexed_tables)
-        return replace(plan, local_sql=local, violations=violations, index_tables=tables)
+        return StatementPlan(plan.kind, plan.job, local, violations, tables)
 
     def job_sql(
         self, plan: StatementPlan, subject: str, *, percent_escaped: bool, job_id: str | None = None
