@@ -181,3 +181,12 @@ def test_a_compiles_override_of_the_construct_is_parsed(dialect: Any) -> None:
         assert analysis_of(compiled.dsql_facts, compiled.string, LIMITS) is None
     finally:
         deregister(sa.schema.CreateColumn)
+
+
+def test_names_set_afterwards_as_plain_strings(dialect: Any) -> None:
+    """Libraries (Celery's result backend) set ``Table.schema`` after the fact, as a str."""
+    table = sa.Table("t", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True))
+    table.schema = "results"
+    compiled = CreateTable(table).compile(dialect=dialect)
+    built = analysis_of(compiled.dsql_facts, compiled.string, LIMITS)
+    assert built is not None and _summary(built) == _summary(analyze(compiled.string))

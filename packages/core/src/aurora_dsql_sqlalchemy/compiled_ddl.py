@@ -91,7 +91,8 @@ def _custom_compiled(cls: type) -> bool:
 def _name(table: Any) -> str | None:
     """The table as the checker names it (``schema.name``); ``None`` when
     PostgreSQL would read the emitted name differently (``quote=False``)."""
-    if table.name.quote is False or (table.schema is not None and table.schema.quote is False):
+    # names are quoted_name, except where a library sets them afterwards (plain str)
+    if getattr(table.name, "quote", None) is False or getattr(table.schema, "quote", None) is False:
         return None
     return f"{table.schema}.{table.name}" if table.schema else str(table.name)
 
