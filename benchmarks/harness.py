@@ -54,9 +54,13 @@ class Goal:
 
     max_ratio: float
     text: str = ""
+    base: str = STOCK
+    """The arm the ratio is taken against (e.g. stock SQLAlchemy with DSQL's
+    transaction shape, where that shape is the floor)."""
 
     def describe(self) -> str:
-        return self.text or f"<= {self.max_ratio:.2f}x"
+        text = self.text or f"<= {self.max_ratio:.2f}x"
+        return text if self.base == STOCK else f"{text} of {self.base}"
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ class Result:
 
     def passed(self, label: str) -> bool | None:
         goal = self.goals.get(label)
-        return None if goal is None else self.ratio(label) <= goal.max_ratio
+        return None if goal is None else self.ratio(label, goal.base) <= goal.max_ratio
 
 
 def _timed(workload: Workload, arm: Arm) -> tuple[float, float]:

@@ -183,3 +183,23 @@ def test_failed_create_does_not_stop_later_waiting(dsql_url: URL, people: sa.Tab
             sa.Index("uq_people_email", people.c.email, unique=True).create(engine)
     finally:
         engine.dispose()
+
+
+def test_jobs_of_a_create_all_that_fails_half_way_are_recorded(dsql_url: URL) -> None:
+    """Inside create_all() local jobs are recorded together at its end; when it
+    fails before its end, the indexes already built are recorded all the same."""
+    from aurora_dsql_sqlalchemy.errors import DSQLUnsupportedError
+    from sqlalchemy.dialects import postgresql as pg
+
+    engine = sa.create_engine(dsql_url, pool_size=1, max_overflow=0)
+    try:
+        metadata = sa.MetaData()
+        sa.Table("a_first", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", sa.Integer, index=True))
+        sa.Table("b_bad", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", pg.INET))
+        with pytest.raises(DSQLUnsupportedError):
+            metadata.create_all(engine)
+        assert [(t, s, n) for t, s, _, n in jobs(engine)] == [
+            ("INDEX_BUILD", "completed", "Index 'ix_a_first_v' on 'a_first'")
+        ]
+    finally:
+        engine.dispose()

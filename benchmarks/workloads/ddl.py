@@ -27,7 +27,11 @@ class CreateAll(Workload):
     name = "ddl"
     arms = ("stock_autocommit", "translate", "strict")
     second_baseline = "stock_autocommit"
-    goals: ClassVar[dict[str, Goal]] = {"translate": Goal(1.10), "strict": Goal(1.10)}
+    # the floor is DSQL's shape (one DDL statement per transaction), not stock's one transaction
+    goals: ClassVar[dict[str, Goal]] = {
+        "translate": Goal(1.05, base="stock_autocommit"),
+        "strict": Goal(1.10, base="stock_autocommit"),
+    }
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

@@ -9,10 +9,9 @@ user's ``MetaData``, tables or columns.
 
 from __future__ import annotations
 
-import functools
 import re
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import schema as sa_schema
@@ -23,7 +22,9 @@ from sqlalchemy.sql import elements as sql_elements
 from sqlalchemy.sql import util as sql_util
 
 from . import _compat, keys, rules
+from .compiled_ddl import DDLFacts, index_facts, table_facts
 from .errors import DSQLSchemaWarning, DSQLUnsupportedError
+from .type_families import dsql_type_family as _dsql_type_family
 from .violations import Violation
 
 if TYPE_CHECKING:
@@ -46,10 +47,22 @@ def dialect_option(obj: Any, name: str) -> Any:
     ``postgresql_where`` and ``postgresql_nulls_not_distinct`` are honoured;
     the ``auroradsql_*`` spelling wins when both are given.
     """
-    ours = obj.dialect_options["auroradsql"].get(name)
+    ours = _options(obj, "auroradsql").get(name)
     if ours is not None:
         return ours
-    return obj.dialect_options["postgresql"].get(name)
+    return _options(obj, "postgresql").get(name)
+
+
+_NO_OPTIONS: Final[dict[str, Any]] = {}
+
+
+def _options(obj: Any, dialect_name: str) -> Any:
+    """``obj.dialect_options[dialect_name]``; an empty mapping when the object
+    was given no dialect options (SQLAlchemy then builds none: every option
+    has its default, which is falsy for all those read here)."""
+    if "dialect_options" not in obj.__dict__:
+        return _NO_OPTIONS
+    return obj.dialect_options[dialect_name]
 
 
 _SORT_DIRECTIONS = (operators.asc_op, operators.desc_op)
@@ -129,6 +142,10 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
     followup_statements: list[str] | tuple[str, ...] = ()
     """Statements the execution layer (and Alembic's offline SQL) runs right
     after this one: the ``VALIDATE CONSTRAINT`` of an added constraint."""
+    dsql_facts: DDLFacts | None = None
+    """What this compiler vouches for in the CREATE TABLE / CREATE INDEX it
+    compiled (see :mod:`aurora_dsql_sqlalchemy.compiled_ddl`)."""
+    _dsql_defaults: list[str] | None = None
 
     # -- tables ------------------------------------------------------------------
 
@@ -151,14 +168,33 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             raise DSQLUnsupportedError(
                 f"Table {table.name!r} ({len(table.columns)} columns)", "columns-per-table"
             )
+        defaults = self._dsql_defaults = []
         try:
-            return super().visit_create_table(create, **kw)
+            text: str = super().visit_create_table(create, **kw)
         except sa_exc.CompileError as error:
             # SQLAlchemy re-wraps a column's error in a plain CompileError; keep ours
             # (its message already names the table and column).
             if isinstance(error.__cause__, DSQLUnsupportedError):
                 raise error.__cause__ from None
             raise
+        finally:
+            self._dsql_defaults = None
+        if self._vouching():
+            self.dsql_facts = table_facts(create, defaults, bool(self.schema_translate_map), self.dialect)
+        else:
+            self.dsql_facts = DDLFacts()  # a plain DDL statement: the text need not be read
+        return text
+
+    def _vouching(self) -> bool:
+        """Strict local mode (or not yet connected) reads the compiler's facts."""
+        local = self.dialect.local
+        return not self.dialect.is_dsql and (local is None or local.strict)
+
+    def get_column_default_string(self, column: Any) -> str | None:
+        text: str | None = super().get_column_default_string(column)
+        if text is not None and self._dsql_defaults is not None:
+            self._dsql_defaults.append(text)  # the user's expression, for strict mode's check
+        return text
 
     def create_table_constraints(self, table: Any, _include_foreign_key_constraints: Any = None, **kw: Any) -> str:
         text = super().create_table_constraints(
@@ -326,10 +362,11 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             text += " " + distinct.rstrip()
         where = dialect_option(index, "where")
         if where is not None:
-            where = coercions.expect(roles.DDLExpressionRole, where)
-            text += " WHERE " + self.sql_compiler.process(
-                where, include_table=False, literal_binds=True
+            where = self.sql_compiler.process(
+                coercions.expect(roles.DDLExpressionRole, where), include_table=False, literal_binds=True
             )
+            text += " WHERE " + where
+        self.dsql_facts = index_facts(create, text, where, bool(self.schema_translate_map), self._vouching())
         return text
 
     def _define_include(self, obj: Any) -> str:
@@ -341,7 +378,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
 
     def _refuse_index_options(self, index: Any) -> None:
         subject = f"Index {index.name!r}"
-        pg = index.dialect_options["postgresql"]
+        pg = _options(index, "postgresql")
         using = pg.get("using")
         if using and str(using).lower() not in rules.INDEX_ACCESS_METHODS:
             raise DSQLUnsupportedError(f"{subject} (postgresql_using={using!r})", "index-using")
@@ -428,43 +465,11 @@ def _check_cache(subject: str, cache: int | None) -> None:
         raise DSQLUnsupportedError(f"{subject} (CACHE {cache})", "sequence-cache")
 
 
-@functools.cache
-def _type_families() -> tuple[tuple[type, str], ...]:
-    from sqlalchemy.dialects import postgresql as pg
-
-    return (
-        (sqltypes.ARRAY, "array"),
-        (pg.INET, "inet"),
-        (pg.CIDR, "cidr"),
-        (pg.MACADDR, "macaddr"),
-        (pg.AbstractRange, "int4range"),
-        (pg.AbstractMultiRange, "int4multirange"),
-        (pg.HSTORE, "hstore"),
-        (pg.TSVECTOR, "tsvector"),
-        (pg.MONEY, "money"),
-        (pg.BIT, "bit"),
-        (pg.OID, "oid"),
-        (pg.REGCLASS, "regclass"),
-        (pg.JSONB, "jsonb"),
-        (sqltypes.JSON, "json"),
-        (sqltypes.LargeBinary, "bytea"),
-        (sqltypes.Interval, "interval"),
-    )
-
-
 def _column_subject(column: Any) -> str:
     return f"Column {column.table.name}.{column.name} ({column.type!r})"
 
 
-def _dsql_type_family(type_: Any) -> str:
-    """PostgreSQL's canonical name of a type's family, as rules.py spells it."""
-    checks = _type_families()
-    for cls, name in checks:
-        if isinstance(type_, cls):
-            return name
-    if isinstance(type_, sqltypes.Time) and getattr(type_, "timezone", False):
-        return "time with time zone"
-    return type(type_).__name__.lower()
+_MAYBE_INTEGER: Final = (sqltypes.Integer, sqltypes.TypeDecorator)
 
 
 class AuroraDSQLTypeCompiler(pg_base.PGTypeCompiler):
@@ -474,7 +479,12 @@ class AuroraDSQLTypeCompiler(pg_base.PGTypeCompiler):
     def process(self, type_: Any, **kw: Any) -> str:
         type_ = postgresql_variant(type_, self.dialect.name)
         column = kw.get("type_expression")
-        if isinstance(column, sa_schema.Column) and keys.is_widened(column, self.dialect):
+        if (
+            isinstance(column, sa_schema.Column)
+            # only an integer (or a type that may stand for one) is widened
+            and (isinstance(column.type, _MAYBE_INTEGER) or _compat.variant_mapping(column.type))
+            and keys.is_widened(column, self.dialect)
+        ):
             # DSQL identity columns and sequences are BIGINT, and so must be
             # every column that holds their values (see keys.py).
             return self.visit_BIGINT(sqltypes.BIGINT(), **kw)

@@ -33,13 +33,14 @@ from sqlalchemy.engine.interfaces import ExecuteStyle
 
 from . import rules
 from .compiler import AuroraDSQLDDLCompiler
-from .jobs import ASK
-from .local.jobs import quote_ident
+from .jobs import ASK, JobWaiter
+from .local.jobs import job_type, new_job_id
 from .local.mode import LocalMode, TransactionState
 from .statements import Kind, StatementPlan
 
 if TYPE_CHECKING:
     from .base import AuroraDSQLDialect
+    from .compiled_ddl import DDLFacts
 
 __all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_of", "transaction_state"]
 
@@ -96,6 +97,8 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
     dsql_refusal: Refusal | None = None
     _dsql_autocommit: Any = None
     _dsql_state: TransactionState | None = None
+    _dsql_subject: str | None = None
+    _dsql_deferred = False
 
     # -- before ----------------------------------------------------------------------
 
@@ -129,20 +132,23 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
                 dialect.local.before_write(state)
         if dialect.local is not None and self.dsql_refusal is None:
             if plan.job is not None:
-                self.statement = dialect.local.job_sql(
-                    plan, self._subject(), percent_escaped=not self.no_parameters
-                )
+                self.statement, self._dsql_deferred = self._local_job_sql(plan, self._subject())
             elif plan.local_sql:
                 self.statement = plan.local_sql
 
-    def _what_sqlalchemy_knows(self) -> tuple[Kind | None, str | None]:
+    def _local_job_sql(self, plan: StatementPlan, subject: str) -> tuple[str, bool]:
+        """The local statement of ``plan``'s job, and whether recording the job
+        is left for the end of the create_all() it runs in (one INSERT for all)."""
+        local: Any = self.dialect.local
+        deferred = JobWaiter.defers_records(self.root_connection)
+        sql = local.job_sql(
+            plan, subject, percent_escaped=not self.no_parameters, job_id=new_job_id() if deferred else None
+        )
+        return sql, deferred
+
+    def _what_sqlalchemy_knows(self) -> tuple[Kind | None, DDLFacts | None]:
         if self.isddl:
-            element = self.compiled.statement if self.compiled is not None else None
-            if isinstance(element, sa_schema.CreateIndex) and element.element.table is not None:
-                table = element.element.table
-                name = quote_ident(table.name)
-                return Kind.DDL, f"{quote_ident(table.schema)}.{name}" if table.schema else name
-            return Kind.DDL, None
+            return Kind.DDL, getattr(self.compiled, "dsql_facts", None)
         compiled = self.compiled
         if compiled is None or isinstance(compiled.statement, sa_sql.elements.TextClause):
             return None, None
@@ -174,6 +180,13 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             self._dsql_autocommit = dbapi_conn
 
     def _subject(self) -> str:
+        """What a job of this statement is about, for sys.jobs and errors (once per statement)."""
+        subject = self._dsql_subject
+        if subject is None:
+            subject = self._dsql_subject = self._describe()
+        return subject
+
+    def _describe(self) -> str:
         element = getattr(self.compiled, "statement", None)
         if isinstance(element, sa_schema.CreateIndex) and element.element.table is not None:
             return f"Index {element.element.name!r} on {element.element.table.name!r}"
@@ -226,7 +239,9 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         started: list[tuple[str, str, object]] = []
         try:
             if plan.job is not None:
-                started.append(self._job_row(self.cursor, plan, self._subject(), rebuffer=True))
+                started.append(
+                    self._job_row(self.cursor, plan, self._subject(), self._dsql_deferred, rebuffer=True)
+                )
             compiled = self.compiled
             if isinstance(compiled, AuroraDSQLDDLCompiler):
                 for followup in compiled.followup_statements:
@@ -239,11 +254,13 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             self.dialect.job_waiter.started(self.root_connection, job_id, subject, failure)
 
     def _job_row(
-        self, cursor: Any, plan: StatementPlan, subject: str, rebuffer: bool
+        self, cursor: Any, plan: StatementPlan, subject: str, deferred: bool, rebuffer: bool
     ) -> tuple[str, str, object]:
         row = cursor.fetchone()
         if self.dialect.local is not None:  # (job_id, details) of a job already run
             job_id, failure, description = str(row[0]), row[1], cursor.description[:1]
+            if deferred:
+                JobWaiter.unrecorded(self.root_connection, (job_id, failure, job_type(plan.job), subject))
         else:
             job_id, failure, description = str(row[0]), ASK, cursor.description
         if rebuffer:  # the caller's result still has the job_id row, as DSQL answers it
@@ -257,8 +274,9 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         plan = dialect.plans.get(followup, Kind.DDL)
         sql = plan.local_sql or followup
         subject = self._subject()
+        deferred = False
         if dialect.local is not None and plan.job is not None:
-            sql = dialect.local.job_sql(plan, subject, percent_escaped=not self.no_parameters)
+            sql, deferred = self._local_job_sql(plan, subject)
         dbapi_conn: Any = self.root_connection.connection.dbapi_connection
         cursor = dbapi_conn.cursor()
         try:
@@ -270,7 +288,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
                 cursor.execute(sql, self.parameters[0])
             if plan.job is None:
                 return []
-            return [self._job_row(cursor, plan, subject, rebuffer=False)]
+            return [self._job_row(cursor, plan, subject, deferred, rebuffer=False)]
         finally:
             cursor.close()
 

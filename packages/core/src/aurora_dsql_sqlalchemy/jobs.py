@@ -26,6 +26,7 @@ local mode runs jobs synchronously and knows it)."""
 
 _PENDING_KEY: Final = "auroradsql_pending_jobs"
 _DEPTH_KEY: Final = "auroradsql_ddl_depth"
+_UNRECORDED_KEY: Final = "auroradsql_unrecorded_jobs"
 
 
 class JobWaiter:
@@ -77,6 +78,38 @@ class JobWaiter:
         elif failure is not None:
             raise IndexJobFailed(job_id, subject, str(failure))
 
+    # -- local mode: jobs recorded when the outermost DDL operation ends ---------------
+
+    @staticmethod
+    def defers_records(connection: Any) -> bool:
+        """Inside ``create_all()`` / ``Table.create()`` on ``connection``: local
+        mode records the jobs it runs there together, at the end
+        (:meth:`unrecorded`, then :meth:`record_jobs`)."""
+        return bool(connection.connection.info.get(_DEPTH_KEY))
+
+    @staticmethod
+    def unrecorded(connection: Any, job: tuple[str, str | None, str, str]) -> None:
+        """A local job ``(job_id, details, job_type, subject)`` that ran and is
+        not in the jobs table yet."""
+        connection.connection.info.setdefault(_UNRECORDED_KEY, []).append(job)
+
+    @staticmethod
+    def record_jobs(info: dict[str, Any], dbapi_conn: Any) -> None:
+        """Record the local jobs not recorded yet, in one INSERT (committed on its own)."""
+        jobs = info.pop(_UNRECORDED_KEY, None)
+        if not jobs:
+            return
+        from .local.jobs import record_jobs_sql
+
+        previous = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(record_jobs_sql(jobs))
+        finally:
+            cursor.close()
+            dbapi_conn.autocommit = previous
+
     def wait_for_pending(self, connection: Any) -> None:
         pending = connection.connection.info.pop(_PENDING_KEY, None)
         if not pending:
@@ -116,15 +149,23 @@ def _leave_ddl(target: Any, connection: Any, **kw: Any) -> None:
     info[_DEPTH_KEY] = depth
     if depth <= 0:
         info.pop(_DEPTH_KEY, None)
-        connection.dialect.job_waiter.wait_for_pending(connection)
+        waiter = connection.dialect.job_waiter
+        # recorded first: a failed job's id in IndexJobFailed can be looked up
+        waiter.record_jobs(info, connection.connection.dbapi_connection)
+        waiter.wait_for_pending(connection)
 
 
 def forget_ddl_state(dbapi_connection: Any, record: Any) -> None:
     """Pool ``checkin``: a create_all / Table.create that failed half-way never
-    reached its after_create event; don't let its depth or jobs outlive the checkout."""
+    reached its after_create event; don't let its depth or jobs outlive the
+    checkout (local jobs that ran are recorded now)."""
     if record is not None:
         record.info.pop(_DEPTH_KEY, None)
         record.info.pop(_PENDING_KEY, None)
+        try:  # the jobs that did run before the failure are still recorded
+            JobWaiter.record_jobs(record.info, dbapi_connection)
+        except Exception:  # a broken connection: the pool discards it
+            record.info.pop(_UNRECORDED_KEY, None)
 
 
 def install_ddl_listeners() -> None:

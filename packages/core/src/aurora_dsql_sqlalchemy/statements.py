@@ -21,6 +21,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from .compiled_ddl import DDLFacts
     from .local.checks import Violation
 
 __all__ = ["Kind", "StatementPlan", "StatementPlans", "classify"]
@@ -93,12 +94,16 @@ def _without_async(sql: str) -> str | None:
     return local if count else None
 
 
-def classify(sql: str, kind: Kind | None = None) -> StatementPlan:
+def classify(sql: str, kind: Kind | None = None, facts: DDLFacts | None = None) -> StatementPlan:
     """The :class:`StatementPlan` of one statement text (not cached).
 
     ``kind``: what the compiled construct already says the statement is
-    (``None`` for text: then the text decides).
+    (``None`` for text: then the text decides); ``facts``: what the DDL
+    compiler says of a CREATE TABLE / CREATE INDEX it compiled (then the text
+    is not read at all).
     """
+    if facts is not None:
+        return StatementPlan(Kind.DDL, facts.job, facts.local_sql)
     body = sql[_LEADING_NOISE.match(sql).end() :]  # type: ignore[union-attr]
     word_match = _FIRST_WORD.match(body)
     word = word_match.group(0).upper() if word_match else ""
@@ -125,28 +130,24 @@ _PLAN_CACHE_SIZE = 4096
 class StatementPlans:
     """The plans of one dialect, cached per distinct statement text.
 
-    ``make(sql, kind, index_table)`` plans a text not seen yet: :func:`classify`
+    ``make(sql, kind, facts)`` plans a text not seen yet: :func:`classify`
     on DSQL, :meth:`~aurora_dsql_sqlalchemy.local.mode.LocalMode.plan` in
     local mode."""
 
     __slots__ = ("_plans", "make")
 
-    def __init__(self, make: Callable[[str, Kind | None, str | None], StatementPlan] | None = None) -> None:
+    def __init__(self, make: Callable[[str, Kind | None, DDLFacts | None], StatementPlan] | None = None) -> None:
         self._plans: dict[str, StatementPlan] = {}
-        self.make = make or _classify
+        self.make = make or classify
 
     def cached(self, sql: str) -> StatementPlan | None:
         return self._plans.get(sql)
 
-    def get(self, sql: str, kind: Kind | None = None, index_table: str | None = None) -> StatementPlan:
+    def get(self, sql: str, kind: Kind | None = None, facts: DDLFacts | None = None) -> StatementPlan:
         plan = self._plans.get(sql)
         if plan is None:
-            plan = self.make(sql, kind, index_table)
+            plan = self.make(sql, kind, facts)
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
             self._plans[sql] = plan
         return plan
-
-
-def _classify(sql: str, kind: Kind | None, index_table: str | None) -> StatementPlan:
-    return classify(sql, kind)

@@ -8,7 +8,7 @@ and answers ``succeeded``.
 Local mode gives PostgreSQL the same surface **without touching the user's
 schemas**: what the emulation needs lives in a schema of its own,
 ``aurora_dsql_local`` (:data:`LOCAL_SCHEMA`: a ``jobs`` table, a
-``wait_for_job`` procedure and a ``run_job`` function), created on the first
+``wait_for_job`` procedure, ``run_job`` and ``build`` functions), created on the first
 connection of a local-mode engine.  Statements that name ``sys.jobs`` or
 ``sys.wait_for_job`` are sent with those names pointing there, so code
 written for DSQL runs unchanged and the database gets no ``sys`` schema
@@ -20,10 +20,15 @@ The ASYNC statements run synchronously, in one round trip, through
 of indexes per table), builds the index, records the job and answers its
 id.  A UNIQUE build over duplicate rows records a *failed* job, as DSQL does
 (DSQL also leaves an INVALID index behind; locally no index is left).
+Inside ``create_all()`` / ``Table.create()`` the jobs are built by ``build``
+(the same, with the id chosen by the dialect and nothing recorded yet) and
+recorded together, in one INSERT, when the outermost operation ends and
+before its jobs are waited for (:class:`~aurora_dsql_sqlalchemy.jobs.JobWaiter`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Final
 
@@ -31,9 +36,12 @@ __all__ = [
     "LOCAL_SCHEMA",
     "SESSION_OPTIONS",
     "install_local_schema",
+    "job_type",
     "localize",
+    "new_job_id",
     "quote_ident",
     "raise_on_server",
+    "record_jobs_sql",
     "run_job_sql",
     "setup_session",
 ]
@@ -70,8 +78,8 @@ BEGIN
     END IF;
 END
 $$;
-CREATE OR REPLACE FUNCTION {LOCAL_SCHEMA}.run_job(
-    statement text, job_type text, subject text,
+CREATE OR REPLACE FUNCTION {LOCAL_SCHEMA}.build(
+    id text, statement text, guarded boolean,
     tables text[], index_limit integer, limit_sqlstate text, limit_message text,
     OUT job_id text, OUT details text)
 LANGUAGE plpgsql AS $$
@@ -84,13 +92,27 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = limit_sqlstate, MESSAGE = limit_message;
         END IF;
     END LOOP;
-    job_id := md5(random()::text || clock_timestamp()::text);
+    job_id := id;
+    IF NOT guarded THEN
+        EXECUTE statement;
+        RETURN;
+    END IF;
     BEGIN
         EXECUTE statement;
     EXCEPTION
         WHEN unique_violation THEN details := 'found duplicate key(s): ' || SQLERRM;
         WHEN {" OR ".join(_JOB_FAILURES)} THEN details := SQLERRM;
     END;
+END
+$$;
+-- build, then record the job
+CREATE OR REPLACE FUNCTION {LOCAL_SCHEMA}.run_job(statement text, job_type text, subject text, tables text[],
+    index_limit integer, limit_sqlstate text, limit_message text, OUT job_id text, OUT details text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT b.job_id, b.details INTO job_id, details FROM {LOCAL_SCHEMA}.build(
+        md5(random()::text || clock_timestamp()::text), statement, true,
+        tables, index_limit, limit_sqlstate, limit_message) b;
     INSERT INTO {LOCAL_SCHEMA}.jobs (job_id, status, details, job_type, object_name)
         VALUES (job_id, CASE WHEN details IS NULL THEN 'completed' ELSE 'failed' END,
                 details, job_type, subject);
@@ -99,7 +121,8 @@ $$;
 """
 
 _VERSION_PROBE: Final = (
-    f"SELECT to_regprocedure('{LOCAL_SCHEMA}.run_job(text, text, text, text[], integer, text, text)') IS NOT NULL"
+    f"SELECT to_regprocedure('{LOCAL_SCHEMA}.build(text, text, boolean, text[], integer, text, text)')"
+    " IS NOT NULL"
 )
 
 _SYS_NAMES: Final = re.compile(
@@ -180,9 +203,13 @@ def run_job_sql(
     limit: tuple[int, str, str] | None,
     *,
     percent_escaped: bool,
+    job_id: str | None = None,
 ) -> str:
     """The one statement that runs an ASYNC ``statement`` (ASYNC removed) as a
-    local job: answers ``(job_id, details)``, ``details`` set for a failed job.
+    local job and records it: answers ``(job_id, details)``, ``details`` set
+    for a failed job.  With ``job_id``, the job gets that id and is not
+    recorded (the caller records it later with :func:`record_jobs_sql`, one
+    INSERT for all the jobs of a ``create_all()``).
 
     ``tables`` are quoted relation names whose index count is checked against
     ``limit`` = ``(indexes, sqlstate, message)`` first (``None``: no check).
@@ -192,18 +219,49 @@ def run_job_sql(
     body = statement.replace("%%", "%") if percent_escaped else statement
     count, sqlstate, message = limit if limit is not None else (0, None, None)
     array = "ARRAY[" + ", ".join(_literal(t, percent_escaped) for t in tables) + "]::text[]"
-    args = ", ".join(
-        (
-            _literal(body, percent_escaped),
-            _literal(job_type, percent_escaped),
-            _literal(subject, percent_escaped),
-            array if tables and limit is not None else "NULL",
-            str(count),
-            _literal(sqlstate, percent_escaped),
-            _literal(message, percent_escaped),
-        )
+    checks = (
+        array if tables and limit is not None else "NULL",
+        str(count),
+        _literal(sqlstate, percent_escaped),
+        _literal(message, percent_escaped),
     )
-    return f"SELECT job_id, details FROM {LOCAL_SCHEMA}.run_job({args})"
+    if job_id is None:
+        first: tuple[str, ...] = (
+            _literal(body, percent_escaped), _literal(job_type, percent_escaped), _literal(subject, percent_escaped)
+        )
+        function = "run_job"
+    else:
+        # a plain index build cannot fail as a job: no error to catch
+        can_fail = job_type != "INDEX_BUILD" or _UNIQUE_INDEX.match(body) is not None
+        first = (_literal(job_id, percent_escaped), _literal(body, percent_escaped), "true" if can_fail else "false")
+        function = "build"
+    return f"SELECT job_id, details FROM {LOCAL_SCHEMA}.{function}({', '.join(first + checks)})"
+
+
+def record_jobs_sql(jobs: list[tuple[str, str | None, str, str]]) -> str:
+    """One INSERT recording ``(job_id, details, job_type, subject)`` jobs
+    (``details`` set for a failed job), sent without parameters."""
+    rows = ", ".join(
+        f"({_literal(job_id, False)}, '{'completed' if details is None else 'failed'}', "
+        f"{_literal(details, False)}, {_literal(job_type, False)}, {_literal(subject, False)})"
+        for job_id, details, job_type, subject in jobs
+    )
+    return (
+        f"INSERT INTO {LOCAL_SCHEMA}.jobs (job_id, status, details, job_type, object_name) VALUES {rows}"
+    )
+
+
+_UNIQUE_INDEX: Final = re.compile(r"\s*CREATE\s+UNIQUE\b", re.IGNORECASE)
+
+
+def job_type(job: str | None) -> str:
+    """``sys.jobs.job_type`` of a plan's job (``"index"`` or ``"validate"``)."""
+    return "INDEX_BUILD" if job == "index" else "VALIDATE_CONSTRAINT"
+
+
+def new_job_id() -> str:
+    """A job id in one of DSQL's formats (32 hex digits)."""
+    return os.urandom(16).hex()
 
 
 def raise_on_server(cursor: Any, sqlstate: str, message: str) -> None:

@@ -13,13 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .. import rules
 from ..errors import sqlstate_of
 from ..options import LocalModeName
 from ..statements import Kind, StatementPlan, classify
 from . import jobs
+
+if TYPE_CHECKING:
+    from ..compiled_ddl import DDLFacts
+    from .checks import Analysis
 
 __all__ = ["LocalMode", "TransactionState"]
 
@@ -70,37 +74,46 @@ class LocalMode:
 
     # -- plans ------------------------------------------------------------------------
 
-    def plan(self, sql: str, kind: Kind | None, index_table: str | None = None) -> StatementPlan:
+    def plan(self, sql: str, kind: Kind | None, facts: DDLFacts | None = None) -> StatementPlan:
         """The plan of one distinct statement text, for PostgreSQL.
 
-        ``index_table``: the quoted table a compiled ``CREATE INDEX`` builds on
-        (text statements are read by the checker instead)."""
-        plan = classify(sql, kind)
+        ``facts``: what the DDL compiler vouches for in a CREATE TABLE /
+        CREATE INDEX it compiled; strict mode then checks only the user's
+        expressions in it rather than parsing the whole text."""
+        plan = classify(sql, kind, facts)
         local = jobs.localize(plan.local_sql or sql) or plan.local_sql
         if not self.strict:
             return replace(plan, local_sql=local) if local != plan.local_sql else plan
-        analysis = _analysis(sql, self.limits)
+        analysis = _analysis(sql, self.limits, facts)
         violations = tuple(v for v in analysis.errors if v.rule_id not in self.relaxed)
         if not violations and plan.job is None:  # limits and keys only the catalog knows
             local = _guard(local or sql, sql, analysis, self.limits, self.enforces) or local
         tables: tuple[str, ...] = ()
         if plan.job == "index" and self.enforces("indexes-per-table"):
-            tables = (index_table,) if index_table else _index_tables(sql)
-        return replace(plan, local_sql=local, violations=violations, index_tables=tables)
+            if facts is not None and facts.index_table:
+                tables = (facts.index_table,)
+            else:
+                tables = _quoted_tables(analysis.indexed_tables)
+        return StatementPlan(plan.kind, plan.job, local, violations, tables)
 
-    def job_sql(self, plan: StatementPlan, subject: str, *, percent_escaped: bool) -> str:
-        """The statement that runs ``plan``'s ASYNC statement as a local job."""
+    def job_sql(
+        self, plan: StatementPlan, subject: str, *, percent_escaped: bool, job_id: str | None = None
+    ) -> str:
+        """The statement that runs ``plan``'s ASYNC statement as a local job;
+        with ``job_id``, one that builds it and leaves the recording to the
+        caller (:func:`~aurora_dsql_sqlalchemy.local.jobs.record_jobs_sql`)."""
         limit = None
         if plan.index_tables:
             rule = rules.RULES["indexes-per-table"]
             limit = (self.limits.indexes_per_table, rule.sqlstate, rule.server_message())
         return jobs.run_job_sql(
             plan.local_sql or "",
-            "INDEX_BUILD" if plan.job == "index" else "VALIDATE_CONSTRAINT",
+            jobs.job_type(plan.job),
             subject,
             plan.index_tables,
             limit,
             percent_escaped=percent_escaped,
+            job_id=job_id,
         )
 
     # -- accounting -------------------------------------------------------------------
@@ -218,10 +231,10 @@ class LocalMode:
         jobs.setup_session(dbapi_conn, lock_timeout_ms=timeout)
 
 
-def _analysis(sql: str, limits: rules.Limits) -> Any:
-    from .checks import analyze
+def _analysis(sql: str, limits: rules.Limits, facts: DDLFacts | None) -> Analysis:
+    from .vouched import analysis  # the parser, imported at first use
 
-    return analyze(sql, limits)
+    return analysis(sql, limits, facts)
 
 
 def _guard(sent: str, sql: str, analysis: Any, limits: rules.Limits, enforces: Callable[[str], bool]) -> str | None:
@@ -236,12 +249,9 @@ def _install_catalog_checks(dbapi_conn: Any) -> None:
     install(dbapi_conn)
 
 
-def _index_tables(sql: str) -> tuple[str, ...]:
-    from .checks import created_indexes
-
+def _quoted_tables(indexed: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
     return tuple(
-        ".".join(jobs.quote_ident(part) for part in table.split(".", 1))
-        for table, _line in created_indexes(sql, placeholders=True)
+        ".".join(jobs.quote_ident(part) for part in table.split(".", 1)) for table, _line in indexed
     )
 
 
