@@ -155,7 +155,10 @@ class FaultProxy:
         host = url.query.get("host") or url.host
         if isinstance(host, tuple):
             host = host[0]
-        port = int(url.port or 5432)
+        query_port = url.query.get("port")
+        if isinstance(query_port, tuple):
+            query_port = query_port[0]
+        port = int(url.port or query_port or 5432)  # a socket URL may carry the port in its query
         if host and str(host).startswith("/"):
             return cls(unix_socket_dir=str(host), upstream_port=port, **kw)  # type: ignore[arg-type]
         if host not in (LOOPBACK, "localhost"):
@@ -164,7 +167,7 @@ class FaultProxy:
 
     def url(self, url: URL) -> URL:
         """``url`` pointed at this proxy."""
-        query = {k: v for k, v in url.query.items() if k != "host"}
+        query = {k: v for k, v in url.query.items() if k not in ("host", "port")}
         return url.set(host=LOOPBACK, port=self.port, query=query)
 
     # -- life cycle ----------------------------------------------------------------
@@ -221,7 +224,8 @@ class FaultProxy:
             for link in list(self._links):
                 link.cut()
             self.faults["dropped"] += count[0]
-            done.set()
+            # abort() closes the sockets on the loop's next pass: return after it
+            self._loop.call_soon(done.set)
 
         self._loop.call_soon_threadsafe(cut)
         done.wait(5)

@@ -30,7 +30,7 @@ REGIONS = ("us-east-1", "us-east-2")
 
 def host_list_url(url: URL, *proxies: Any, **query: str) -> URL:
     """``url`` naming every proxy, in order, as its host list."""
-    kept = {k: v for k, v in url.query.items() if k != "host"}
+    kept = {k: v for k, v in url.query.items() if k not in ("host", "port")}
     hosts = [f"127.0.0.1:{proxy.port}" for proxy in proxies]
     return url.set(host=None, port=None, query={**kept, **query, "host": hosts})
 
@@ -60,7 +60,7 @@ def test_units_move_to_the_surviving_endpoint(
 ) -> None:
     first, second = make_proxy(), make_proxy()
     hosts = [f"127.0.0.1:{first.port}", f"127.0.0.1:{second.port}"]
-    query = {k: v for k, v in dsql_url.query.items() if k != "host"}
+    query = {k: v for k, v in dsql_url.query.items() if k not in ("host", "port")}
     url = dsql_url.set(host=None, port=None, query={**query, "host": hosts})
     engine = sa.create_engine(url, pool_size=2)
     units = [str(uuid.uuid4()) for _ in range(UNITS)]
