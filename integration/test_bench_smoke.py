@@ -26,7 +26,7 @@ def test_runner_prints_ratios(pg_url: URL, driver: str, fresh_schema: None) -> N
             str(RUNNER),
             "--quick",
             "--only",
-            "orm,core",
+            "orm,core,auth",
             "--driver",
             driver,
         ],
@@ -46,7 +46,7 @@ def test_runner_prints_ratios(pg_url: URL, driver: str, fresh_schema: None) -> N
         (workload, arm)
         for workload in ("orm", "core_select", "core_insert", "core_checkout")
         for arm in ("translate", "strict")
-    }
+    } | {("connect", arm) for arm in ("translate", "iam", "iam_sign_each")}
     assert set(ratios) == expected, done.stdout
     assert all(0.0 < ratio < 100.0 for ratio in ratios.values()), ratios
     assert "machine:" in done.stdout

@@ -80,7 +80,7 @@ class Connect(Workload):
 
             # a token is never reused: every connection signs one
             provider = IAMTokenProvider(region=REGION, refresh_margin=10.0**9)
-            engine.dialect.token_provider = provider  # type: ignore[attr-defined]
+            engine.dialect.connector.token_provider = provider  # type: ignore[attr-defined]
         return Arm(label, engine, {"provider": provider})
 
     def before(self, arm: Arm) -> None:
