@@ -12,7 +12,7 @@ mode checks the expressions alone (once per distinct text: ``now()`` is
 parsed once) rather than parsing every whole statement.
 
 Anything the compiler cannot vouch for leaves the statement to the full
-parse: types outside :data:`_PLAIN_TYPES` (user-defined types,
+parse: types outside the exact SQLAlchemy type classes of ``_PLAIN_TYPES`` (user-defined types,
 TypeDecorators, variants), ``@compiles`` overrides, CHECK constraints,
 computed columns, table prefixes and dialect options, key expressions,
 ``schema_translate_map``.
@@ -119,7 +119,7 @@ def _has_dialect_options(obj: Any) -> bool:
 
 
 def table_facts(create: Any, expressions: list[str], schema_translate: bool, dialect: Any) -> DDLFacts:
-    """The facts of ``CREATE TABLE`` (``create``: the :class:`CreateTable`;
+    """The facts of ``CREATE TABLE`` (``create``: the :class:`~sqlalchemy.schema.CreateTable`;
     ``expressions``: the server defaults the compiler rendered into it)."""
     table = create.element
     name = _name(table)
