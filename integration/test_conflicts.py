@@ -124,3 +124,47 @@ def test_relaxing_the_rule_brings_back_postgresqls_lock_waits(dsql_url: URL, sch
             assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "0"
     finally:
         relaxed.dispose()
+
+
+def _prepared_on_server(conn: sa.Connection) -> int:
+    return int(conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one())
+
+
+@pytest.mark.parametrize("drivername", ["auroradsql+psycopg", "postgresql+psycopg"])
+def test_a_conflicts_rollback_keeps_psycopgs_prepared_statements(
+    dsql_url: URL, driver: str, drivername: str, schema: None
+) -> None:
+    """psycopg forgets every prepared statement on rollback (DEALLOCATE ALL):
+    the dialect, whose rolled-back transactions never hold DDL, keeps them, so
+    a retry costs no extra round trip and its statements stay prepared."""
+    if driver != "psycopg":
+        pytest.skip("prepared statements are psycopg 3's (psycopg2 prepares nothing)")
+    stock = drivername.startswith("postgresql")
+    engine = sa.create_engine(dsql_url.set(drivername=drivername))
+    read = sa.select(counter.c.n).where(counter.c.id == 1)
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            for _ in range(6):  # psycopg prepares a statement at its 6th run
+                assert second.execute(read).scalar_one() == 0
+            second.commit()
+            prepared = _prepared_on_server(second)
+            assert prepared >= 1
+            first.execute(counter.update().values(n=counter.c.n + 1))
+            bump = counter.update().values(n=counter.c.n + 10)
+            if stock:
+                second.exec_driver_sql("SET lock_timeout = '50ms'")
+            for _ in range(6):  # prepared inside the transaction that is rolled back
+                second.execute(sa.select(counter.c.id))
+            with pytest.raises(sa.exc.DBAPIError):
+                second.execute(bump)
+            second.rollback()
+            assert _prepared_on_server(second) == (0 if stock else prepared + 1)
+            second.commit()  # (that look-up began a transaction: its snapshot is older)
+            first.commit()
+            # both statements, prepared before and inside the rolled-back
+            # transaction, run again and see what the winner committed
+            assert second.execute(read).scalar_one() == 1
+            assert second.execute(sa.select(counter.c.id)).scalar_one() == 1
+            second.commit()
+    finally:
+        engine.dispose()

@@ -68,6 +68,25 @@ class AuroraDSQLDialect_psycopg(_AuroraDSQLDialect_common_psycopg, PGDialect_psy
 
     supports_statement_cache = True
 
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        # psycopg's rollback() also forgets the connection's prepared statements
+        # (one more round trip, DEALLOCATE ALL, and five unprepared runs of each
+        # statement after it), in case the transaction dropped or re-created
+        # what they refer to.  This dialect gives DDL a transaction of its own,
+        # so the transactions it rolls back changed no schema: end them with a
+        # plain ROLLBACK, and psycopg's rollback() then finds nothing to do.
+        # Every OCC retry pays this.  On anything unusual (a pipeline, an
+        # error) psycopg's own rollback() runs and raises as usual.
+        from psycopg import pq
+
+        pgconn = dbapi_connection.pgconn
+        status = pgconn.transaction_status
+        if (
+            status == pq.TransactionStatus.INTRANS or status == pq.TransactionStatus.INERROR
+        ) and pgconn.pipeline_status == pq.PipelineStatus.OFF:
+            pgconn.exec_(b"ROLLBACK")
+        super().do_rollback(dbapi_connection)
+
 
 class AuroraDSQLDialect_psycopg_async(_AuroraDSQLDialect_common_psycopg, PGDialectAsync_psycopg):  # type: ignore[misc]
     """``auroradsql+psycopg_async``: Aurora DSQL over psycopg 3's asyncio connection.
