@@ -10,6 +10,7 @@ per-transaction accounting of DSQL's limits, and the emulation's setup
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -260,9 +261,37 @@ _SIZED: Final = (str, bytes, bytearray, memoryview)
 
 def _estimate_bytes(parameters: Any, many: bool) -> int:
     """Bytes a transaction writes, roughly: the length of text and binary
-    values, 8 per other value (on the hot path of every strict-mode write)."""
+    values, 8 per other value (on the hot path of every strict-mode write).
+
+    Counted a column at a time, so that an ``executemany`` or an
+    insertmanyvalues batch of thousands of rows is measured by loops that run
+    in C; rows of different shapes are counted a value at a time."""
+    rows = parameters if many else (parameters,)
+    if not rows:
+        return 0
+    first = rows[0]
+    if len(set(map(len, rows))) != 1:
+        return _bytes_by_value(rows)
+    try:
+        keys = list(first) if isinstance(first, dict) else range(len(first))
+        return sum(_column_bytes(list(map(operator.itemgetter(key), rows))) for key in keys)
+    except (KeyError, IndexError, TypeError):  # dicts with other keys, or sequences mixed with dicts
+        return _bytes_by_value(rows)
+
+
+def _column_bytes(column: list[Any]) -> int:
+    kinds = set(map(type, column))
+    sized = [kind for kind in kinds if issubclass(kind, _SIZED)]
+    if not sized:
+        return 8 * len(column)
+    if len(sized) == len(kinds):
+        return sum(map(len, column))
+    return sum(len(value) if isinstance(value, _SIZED) else 8 for value in column)
+
+
+def _bytes_by_value(rows: Any) -> int:
     total = 0
-    for row in parameters if many else (parameters,):
+    for row in rows:
         values = row.values() if isinstance(row, dict) else row
         total += 8 * len(values)
         for value in values:
