@@ -127,6 +127,9 @@ class LocalMode:
         self, cursor: Any, state: TransactionState, rows: int, parameters: Any, many: bool
     ) -> None:
         """Strict mode: DSQL's per-transaction row limit fails the statement that crosses it."""
+        if not self.strict:  # translate mode only remembers that the transaction wrote
+            state.wrote = True
+            return
         self.count_written(cursor, state, rows, _estimate_bytes(parameters, many) if parameters else 0)
 
     def count_written(self, cursor: Any, state: TransactionState, rows: int, nbytes: int) -> None:
