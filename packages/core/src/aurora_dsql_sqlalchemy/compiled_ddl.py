@@ -42,7 +42,8 @@ class DDLFacts:
     local_sql: str | None = None
     """The statement for PostgreSQL (``ASYNC`` removed), ``None``: unchanged."""
     index_table: str | None = None
-    """The quoted table an index is built on (DSQL's per-table index limit)."""
+    """The quoted table an index is built on (DSQL's per-table index limit; a
+    CREATE TABLE's own with a key, for the key-size check)."""
     vouched: bool = False
     """The fields below are complete: the text holds nothing else a check could refuse."""
     expressions: tuple[str, ...] = ()
@@ -95,6 +96,11 @@ def _name(table: Any) -> str | None:
     if getattr(table.name, "quote", None) is False or getattr(table.schema, "quote", None) is False:
         return None
     return f"{table.schema}.{table.name}" if table.schema else str(table.name)
+
+
+def _quoted(table: Any) -> str:
+    name = quote_ident(table.name)
+    return f"{quote_ident(table.schema)}.{name}" if table.schema else name
 
 
 def _plain_column(column: Any) -> bool:
@@ -152,6 +158,7 @@ def table_facts(create: Any, expressions: list[str], schema_translate: bool, dia
         if cls is sa_schema.PrimaryKeyConstraint:
             primary_keys = ((name, names),)
     return DDLFacts(
+        index_table=_quoted(table) if indexed else None,
         vouched=True,
         expressions=tuple(expressions),
         created=(("table", name),),
@@ -175,10 +182,7 @@ def index_facts(create: Any, text: str, where: str | None, schema_translate: boo
     if not vouch:
         return DDLFacts("index", local_sql)
     index = create.element
-    table = index.table
-    index_table = quote_ident(table.name)
-    if table.schema:
-        index_table = f"{quote_ident(table.schema)}.{index_table}"
+    index_table = _quoted(index.table)
     name = _name(index.table)
     vouched = (
         name is not None

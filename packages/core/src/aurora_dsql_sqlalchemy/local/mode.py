@@ -86,7 +86,8 @@ class LocalMode:
             return replace(plan, local_sql=local) if local != plan.local_sql else plan
         analysis = _analysis(sql, self.limits, facts)
         violations = tuple(v for v in analysis.errors if v.rule_id not in self.relaxed)
-        if not violations and plan.job is None:  # limits and keys only the catalog knows
+        # limits and keys only the catalog knows (an index build's: its key size)
+        if not violations and plan.job != "validate":
             local = _guard(local or sql, sql, analysis, self.limits, self.enforces) or local
         tables: tuple[str, ...] = ()
         if plan.job == "index" and self.enforces("indexes-per-table"):

@@ -62,4 +62,5 @@ def analysis_of(facts: DDLFacts, sql: str, limits: Limits) -> Analysis | None:
         created_objects=tuple((kind, name, line) for kind, name in facts.created)
         # an identity column makes a sequence too, counted as the checker counts it
         + tuple(("sequence", f"{table}.{column} (identity)", line) for column in facts.identities),
+        key_tables=(facts.index_table,) if facts.index_table and facts.indexed else (),
     )

@@ -1,0 +1,180 @@
+"""Strict local mode's check of DSQL's index key size.
+
+DSQL refuses a write whose key in some index of the table is larger than
+:attr:`~aurora_dsql_sqlalchemy.rules.Limits.index_key_bytes` (rule
+``index-key-size``: SQLSTATE, DSQL's message and our advice from
+:mod:`aurora_dsql_sqlalchemy.rules`).  PostgreSQL's own limit is larger
+(about 2,700 bytes, with another message), so strict local mode checks the
+writes itself, on the server, where every way of writing a row passes:
+``INSERT`` (``... SELECT``, ``ON CONFLICT DO UPDATE``), ``UPDATE`` and
+``COPY`` (:mod:`aurora_dsql_sqlalchemy.bulk`).
+
+**What is checked.**  The key of the primary key is its columns; the key of
+a UNIQUE constraint or secondary index is its key columns together with the
+primary key's (DSQL stores the primary key in every secondary index;
+``INCLUDE`` columns are not counted).  A key's size is the sum of its
+columns' sizes: the bytes of a text (``octet_length``, so a value copied
+compressed from another row counts in full), the width of a fixed-size type,
+``pg_column_size`` of any other value.  Expression keys are not counted
+(their values are not in the row); a partial index's key is checked for
+every row, also those its ``WHERE`` leaves out.  Rows already in the table
+when an index is created are not checked (DSQL's build would fail as a job).
+
+**How.**  After each statement that can change a table's index keys
+(``CREATE TABLE`` with a primary key or UNIQUE constraint, ``CREATE INDEX``
+and its emulated ``ASYNC`` build, ``DROP INDEX``, and ``ALTER TABLE`` adding
+a constraint or column, changing a column's type, dropping or renaming a
+column), the text sent to PostgreSQL also calls the procedure
+``aurora_dsql_local.guard_key_size`` (in the statement's own round trip and
+transaction, as :mod:`aurora_dsql_sqlalchemy.local.catalog` does).  It reads
+the table's indexes from ``pg_index`` and works out from the column types
+whether any key can exceed the limit at all: fixed-width types have their
+width, ``varchar(n)`` / ``char(n)`` ``n`` times the database encoding's
+longest character, ``numeric(p, s)`` its longest value; ``text``, unbounded
+``varchar`` / ``numeric`` and every other type are unbounded.  Only when a
+key can be too large does the table get a trigger,
+``aurora_dsql_local_key_size`` (``BEFORE INSERT OR UPDATE OF`` the key
+columns, ``FOR EACH ROW``), calling a function made for that table,
+``aurora_dsql_local.key_size_<table oid>``, which raises DSQL's error for a
+row whose key is too large: the statement is refused, the row not written,
+and the transaction aborted, as on DSQL.  When no key can be too large any
+more, the trigger and function are dropped.  ``DROP INDEX`` names no table,
+so it re-checks every table that has the trigger.
+
+**What it costs.**  Tables whose keys are all bounded below the limit
+(integer, uuid and ``String(n)`` keys of modest ``n``: most tables, those of
+the benchmarks included) get nothing: their writes pay nothing, and the
+``CALL`` after their DDL is one catalog look-up (about 0.1 ms).  A table
+with a trigger pays a few microseconds per written row.  The trigger and its
+function are left in the database (``DROP SCHEMA aurora_dsql_local CASCADE``
+removes them with the rest of local mode's objects); the function of a
+dropped table is removed the next time a guard is made.  Reflection,
+``inspect()`` and Alembic's autogenerate show neither (SQLAlchemy does not
+reflect triggers).  Translate mode does none of this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from .. import rules
+from .jobs import LOCAL_SCHEMA
+
+__all__ = ["PROCEDURES", "TRIGGER", "guard_call"]
+
+TRIGGER: Final = f"{LOCAL_SCHEMA}_key_size"
+"""The name of the trigger a table gets when one of its keys can be too large."""
+
+_FUNCTION_PREFIX: Final = "key_size_"
+
+# One row per index of the table: which columns its key holds (the primary
+# key's too, for a secondary index; expression keys left out) and the most
+# bytes they can take (an unbounded column counts as more than the limit).
+_KEYS: Final = """
+    WITH encoding AS (
+        SELECT pg_catalog.pg_encoding_max_length(d.encoding) AS max_char
+        FROM pg_catalog.pg_database d WHERE d.datname = current_database()
+    ), primary_key AS (
+        SELECT k.attnum FROM pg_catalog.pg_index x, unnest(x.indkey) AS k(attnum)
+        WHERE x.indrelid = target AND x.indisprimary
+    ), columns AS (
+        SELECT DISTINCT x.indexrelid, k.attnum
+        FROM pg_catalog.pg_index x, unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
+        WHERE x.indrelid = target AND k.n <= x.indnkeyatts AND k.attnum > 0
+        UNION
+        SELECT x.indexrelid, p.attnum FROM pg_catalog.pg_index x, primary_key p
+        WHERE x.indrelid = target AND NOT x.indisprimary
+    )
+    SELECT c.indexrelid,
+           sum(CASE
+               WHEN t.typlen > 0 THEN t.typlen
+               WHEN a.atttypid IN ('pg_catalog.varchar'::regtype, 'pg_catalog.bpchar'::regtype)
+                    AND a.atttypmod > 4 THEN (a.atttypmod - 4) * (SELECT max_char FROM encoding)
+               WHEN a.atttypid = 'pg_catalog.numeric'::regtype AND a.atttypmod > 4
+                    THEN 8 + 2 * (((a.atttypmod - 4) >> 16) / 4 + 2)
+               ELSE key_limit + 1
+           END) AS most,
+           string_agg(CASE
+               WHEN t.typlen > 0 THEN t.typlen::text
+               WHEN t.typcategory = 'S' OR a.atttypid = 'pg_catalog.bytea'::regtype
+                    THEN format('coalesce(octet_length(NEW.%I), 0)', a.attname)
+               ELSE format('coalesce(pg_column_size(NEW.%I), 0)', a.attname)
+           END, ' + ') AS size,
+           array_agg(a.attname) AS names
+    FROM columns c
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = target AND a.attnum = c.attnum
+    JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+    GROUP BY c.indexrelid
+"""
+
+_GUARD_BODY: Final = f"""
+DECLARE
+    relation text;
+    targets oid[] := '{{}}';
+    target oid;
+    tests text;
+    keyed text;
+    function text;
+    orphan regprocedure;
+BEGIN
+    FOREACH relation IN ARRAY relations LOOP
+        IF relation IS NULL THEN  -- the table is not named (DROP INDEX): every guarded table
+            targets := targets || ARRAY(
+                SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.tgname = '{TRIGGER}');
+        ELSIF to_regclass(relation) IS NOT NULL THEN
+            targets := targets || to_regclass(relation)::oid;
+        END IF;
+    END LOOP;
+    FOREACH target IN ARRAY targets LOOP
+        function := '{LOCAL_SCHEMA}.{_FUNCTION_PREFIX}' || target;
+        WITH k AS ({_KEYS})
+        SELECT (SELECT string_agg(format('(%s) > %s', k.size, key_limit), ' OR ') FROM k WHERE k.most > key_limit),
+               (SELECT string_agg(DISTINCT quote_ident(n), ', ') FROM k, unnest(k.names) AS n WHERE k.most > key_limit)
+            INTO tests, keyed;
+        IF tests IS NULL THEN  -- no key can be too large: nothing to check
+            IF EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = target AND g.tgname = '{TRIGGER}') THEN
+                EXECUTE format('DROP TRIGGER {TRIGGER} ON %s', target::regclass);
+                EXECUTE format('DROP FUNCTION IF EXISTS %s()', function);
+            END IF;
+            CONTINUE;
+        END IF;
+        -- the functions of dropped tables go before another is made
+        FOR orphan IN SELECT p.oid FROM pg_catalog.pg_proc p
+                WHERE p.pronamespace = '{LOCAL_SCHEMA}'::regnamespace
+                  AND p.proname LIKE '{_FUNCTION_PREFIX.replace("_", "!_")}%' ESCAPE '!'
+                  AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgfoid = p.oid) LOOP
+            EXECUTE format('DROP FUNCTION %s', orphan);
+        END LOOP;
+        EXECUTE format(
+            'CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS %L',
+            function,
+            format('BEGIN IF %s THEN RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = %L, HINT = %L; END IF; '
+                   'RETURN NEW; END', tests, state, message, hint));
+        EXECUTE format(
+            'CREATE OR REPLACE TRIGGER {TRIGGER} BEFORE INSERT OR UPDATE OF %s ON %s'
+            ' FOR EACH ROW EXECUTE FUNCTION %s()',
+            keyed, target::regclass, function);
+    END LOOP;
+END
+"""
+
+PROCEDURES: Final = {
+    "guard_key_size": (
+        "relations text[], key_limit integer, state text, message text, hint text",
+        _GUARD_BODY,
+    ),
+}
+"""The procedure, for :func:`aurora_dsql_sqlalchemy.local.catalog.install`."""
+
+
+def guard_call(relations: list[str], limit: int, literal: Callable[[str], str], hint: str) -> str:
+    """The ``CALL`` that guards ``relations`` (SQL literals of quoted names,
+    or ``NULL``: every guarded table) against keys over ``limit`` bytes, to
+    send after the statement (``literal`` writes a SQL string literal; ``hint``
+    is the error's HINT)."""
+    rule = rules.RULES["index-key-size"]
+    return (
+        f"\n;CALL {LOCAL_SCHEMA}.guard_key_size(ARRAY[{', '.join(relations)}]::text[], {int(limit)}, "
+        f"{literal(rule.sqlstate)}, {literal(rule.server_message())}, {literal(hint)})"
+    )
