@@ -33,11 +33,16 @@ width, ``varchar(n)`` / ``char(n)`` ``n`` times the database encoding's
 longest character, ``numeric(p, s)`` its longest value; ``text``, unbounded
 ``varchar`` / ``numeric`` and every other type are unbounded.  Only when a
 key can be too large does the table get a trigger,
-``aurora_dsql_local_key_size`` (``BEFORE INSERT OR UPDATE OF`` the key
-columns, ``FOR EACH ROW``), calling a function made for that table,
+``aurora_dsql_local_key_size`` (``BEFORE INSERT OR UPDATE``, ``FOR EACH
+ROW``), calling a function made for that table,
 ``aurora_dsql_local.key_size_<table oid>``, which raises DSQL's error for a
-row whose key is too large: the statement is refused, the row not written,
-and the transaction aborted, as on DSQL.  When no key can be too large any
+row whose key is too large (an UPDATE that leaves the key columns as they
+were passes): the statement is refused, the row not written, and the
+transaction aborted, as on DSQL.  (Not ``UPDATE OF`` the key columns: such
+a trigger would keep them from being dropped or retyped.)  The function
+names the key columns, so DDL that changes them outside strict mode (another
+client, the stock dialect) leaves it out of date until strict mode's next
+DDL on the table.  When no key can be too large any
 more, the trigger and function are dropped.  ``DROP INDEX`` names no table,
 so it re-checks every table that has the trigger.
 
@@ -114,7 +119,7 @@ DECLARE
     targets oid[] := '{{}}';
     target oid;
     tests text;
-    keyed text;
+    keyed text[];
     function text;
     orphan regprocedure;
 BEGIN
@@ -130,7 +135,7 @@ BEGIN
         function := '{LOCAL_SCHEMA}.{_FUNCTION_PREFIX}' || target;
         WITH k AS ({_KEYS})
         SELECT (SELECT string_agg(format('(%s) > %s', k.size, key_limit), ' OR ') FROM k WHERE k.most > key_limit),
-               (SELECT string_agg(DISTINCT quote_ident(n), ', ') FROM k, unnest(k.names) AS n WHERE k.most > key_limit)
+               (SELECT array_agg(DISTINCT quote_ident(n)) FROM k, unnest(k.names) AS n WHERE k.most > key_limit)
             INTO tests, keyed;
         IF tests IS NULL THEN  -- no key can be too large: nothing to check
             IF EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = target AND g.tgname = '{TRIGGER}') THEN
@@ -149,12 +154,15 @@ BEGIN
         EXECUTE format(
             'CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS %L',
             function,
-            format('BEGIN IF %s THEN RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = %L, HINT = %L; END IF; '
-                   'RETURN NEW; END', tests, state, message, hint));
+            format('BEGIN IF TG_OP = ''UPDATE'' AND ROW(%s) IS NOT DISTINCT FROM ROW(%s) THEN RETURN NEW; END IF; '
+                   'IF %s THEN RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = %L, HINT = %L; END IF; '
+                   'RETURN NEW; END', 'NEW.' || array_to_string(keyed, ', NEW.'), 'OLD.' || array_to_string(keyed, ', OLD.'),
+                   tests, state, message, hint));
+        -- not UPDATE OF the key columns: that would keep them from being dropped or retyped
         EXECUTE format(
-            'CREATE OR REPLACE TRIGGER {TRIGGER} BEFORE INSERT OR UPDATE OF %s ON %s'
+            'CREATE OR REPLACE TRIGGER {TRIGGER} BEFORE INSERT OR UPDATE ON %s'
             ' FOR EACH ROW EXECUTE FUNCTION %s()',
-            keyed, target::regclass, function);
+            target::regclass, function);
     END LOOP;
 END
 """
