@@ -14,10 +14,18 @@ __all__ = ["KeyRecognizer"]
 _KEYED: Final = frozenset({"CONSTR_PRIMARY", "CONSTR_UNIQUE"})
 
 _REKEYING: Final = frozenset(
-    {"AT_AddConstraint", "AT_AddIndex", "AT_AddIndexConstraint", "AT_AddColumn", "AT_AlterColumnType", "AT_DropColumn"}
+    {"AT_AddConstraint", "AT_AddIndex", "AT_AddIndexConstraint", "AT_AlterColumnType", "AT_DropColumn"}
 )
 """ALTER TABLE actions that may add, change or remove a key column (the
-per-table check names its columns, so a dropped one must go from it too)."""
+per-table check names its columns, so a dropped one must go from it too);
+``ADD COLUMN`` only with a PRIMARY KEY or UNIQUE constraint."""
+
+
+def _rekeys(command: Node) -> bool:
+    subtype = command.get("subtype")
+    if subtype == "AT_AddColumn":
+        return any(c.get("contype") in _KEYED for c in _constraints(command.get("def") or {}))
+    return subtype in _REKEYING
 
 
 def _constraints(element: Node) -> list[Node]:
@@ -39,7 +47,7 @@ class KeyRecognizer(Recognizer):
         if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
             return
         commands = (item.get("AlterTableCmd") or {} for item in node.get("cmds", ()))
-        if any(command.get("subtype") in _REKEYING for command in commands):
+        if any(_rekeys(command) for command in commands):
             ctx.key_tables.append(quoted_relation(node.get("relation")))
 
     def visit_RenameStmt(self, node: Node, ctx: Context) -> None:
