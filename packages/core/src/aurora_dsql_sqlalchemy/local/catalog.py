@@ -16,7 +16,10 @@ table's primary key.  Strict local mode therefore checks, against the catalog:
   and does not happen;
 * DSQL's refusal to drop a primary-key column (``drop-primary-key-column``):
   the ``ALTER TABLE`` is refused and changes nothing, whichever of its actions
-  drops the column.
+  drops the column;
+* DSQL's index key size (``index-key-size``): after DDL that changes a
+  table's index keys, a trigger is made or dropped for the table, which
+  checks each write (:mod:`aurora_dsql_sqlalchemy.local.keysize`).
 
 **How, and what it costs.**  The checks run on the server, in the statement's
 own round trip: the text sent to PostgreSQL is the statement together with a
@@ -37,6 +40,8 @@ statement back with it.
   refusal is missed only if other sessions made more than a tenth of a limit
   in the last second).  The count lives in the session (``set_config``), so a refused statement
   takes its own addition back.
+* After DDL that changes a table's index keys (``Analysis.key_tables``),
+  ``guard_key_size`` (:mod:`~aurora_dsql_sqlalchemy.local.keysize`).
 * Before an ``ALTER TABLE ... DROP COLUMN``, ``check_drop_columns`` looks the
   columns up in ``pg_index`` (``to_regclass`` of the quoted name, so
   mixed-case, schema-qualified and dotted names resolve as the statement's

@@ -26,7 +26,8 @@ syntax error (the ``lint`` command reports it too).  What a single text
 cannot show is left to the caller, which gets what it needs from
 :class:`Analysis`: limits and keys that need the catalog (24 indexes per
 table: ``indexed_tables``; dropping a primary-key column: ``drop_targets``;
-tables, sequences and schemas in a database: ``created_objects``; strict mode
+tables, sequences and schemas in a database: ``created_objects``; the tables
+whose index keys may change, for DSQL's key size: ``key_tables``; strict mode
 checks them on the server, see :mod:`aurora_dsql_sqlalchemy.local.catalog`),
 and the row, size and age limits of a transaction.
 """

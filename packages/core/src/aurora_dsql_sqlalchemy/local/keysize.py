@@ -48,8 +48,11 @@ so it re-checks every table that has the trigger.
 
 **What it costs.**  Tables whose keys are all bounded below the limit
 (integer, uuid and ``String(n)`` keys of modest ``n``: most tables, those of
-the benchmarks included) get nothing: their writes pay nothing, and the
-``CALL`` after their DDL is one catalog look-up (about 0.1 ms).  A table
+the benchmarks included) get nothing: their writes pay nothing, and when the
+dialect compiled the DDL from plain columns (``create_all()``,
+``Index.create()``) it knows that from the column types
+(:func:`most_key_bytes`) and sends no ``CALL`` at all; after other DDL the
+``CALL`` is a catalog look-up (about 0.3 ms).  A table
 with a trigger pays a few microseconds per written row.  The trigger and its
 function are left in the database (``DROP SCHEMA aurora_dsql_local CASCADE``
 removes them with the rest of local mode's objects); the function of a
@@ -60,13 +63,15 @@ reflect triggers).  Translate mode does none of this.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from sqlalchemy import types as sqltypes
 
 from .. import rules
 from .jobs import LOCAL_SCHEMA
 
-__all__ = ["PROCEDURES", "TRIGGER", "guard_call"]
+__all__ = ["PROCEDURES", "TRIGGER", "guard_call", "most_key_bytes"]
 
 TRIGGER: Final = f"{LOCAL_SCHEMA}_key_size"
 """The name of the trigger a table gets when one of its keys can be too large."""
@@ -186,3 +191,49 @@ def guard_call(relations: list[str], limit: int, literal: Callable[[str], str], 
         f"\n;CALL {LOCAL_SCHEMA}.guard_key_size(ARRAY[{', '.join(relations)}]::text[], {int(limit)}, "
         f"{literal(rule.sqlstate)}, {literal(rule.server_message())}, {literal(hint)})"
     )
+
+
+_WIDTHS: Final[dict[type, int]] = {
+    sqltypes.SmallInteger: 2, sqltypes.SMALLINT: 2, sqltypes.Integer: 4, sqltypes.INTEGER: 4,
+    sqltypes.BigInteger: 8, sqltypes.BIGINT: 8, sqltypes.Boolean: 1, sqltypes.BOOLEAN: 1,
+    sqltypes.Date: 4, sqltypes.DATE: 4, sqltypes.DateTime: 8, sqltypes.DATETIME: 8, sqltypes.TIMESTAMP: 8,
+    sqltypes.Time: 12, sqltypes.TIME: 12, sqltypes.Float: 8, sqltypes.FLOAT: 8, sqltypes.REAL: 4,
+    sqltypes.DOUBLE: 8, sqltypes.Double: 8, sqltypes.DOUBLE_PRECISION: 8, sqltypes.Uuid: 16, sqltypes.UUID: 16,
+}
+_CHARACTERS: Final = frozenset(
+    {
+        sqltypes.String, sqltypes.VARCHAR, sqltypes.Unicode, sqltypes.NVARCHAR,
+        sqltypes.CHAR, sqltypes.NCHAR, sqltypes.Enum,
+    }
+)
+_NUMERICS: Final = frozenset({sqltypes.Numeric, sqltypes.NUMERIC, sqltypes.DECIMAL})
+_MAX_CHARACTER_BYTES: Final = 4
+"""UTF-8's longest character: a bound whatever the server's encoding."""
+
+
+def _most_bytes(type_: Any) -> int | None:
+    cls = type(type_)  # exact classes: a subclass may render another type
+    if cls in _WIDTHS:
+        return _WIDTHS[cls]
+    if cls in _CHARACTERS and getattr(type_, "length", None):
+        return int(type_.length) * _MAX_CHARACTER_BYTES  # an enum is a VARCHAR(n) here
+    if cls in _NUMERICS and type_.precision is not None:
+        return 8 + 2 * (int(type_.precision) // 4 + 2)
+    return None
+
+
+def most_key_bytes(keys: Iterable[Any], primary_key: Iterable[Any] = ()) -> int | None:
+    """The most bytes the key of an index on the columns ``keys`` can take (a
+    secondary index's with the ``primary_key`` columns), from their
+    SQLAlchemy types, as ``guard_key_size`` works it out on the server (the
+    encoding taken at its longest); ``None``: unbounded, or a type not known
+    here.  The dialect sends no ``CALL`` for DDL it compiled whose keys all
+    fit under the limit."""
+    columns = {column.name: column for column in (*keys, *primary_key)}
+    total = 0
+    for column in columns.values():
+        most = _most_bytes(column.type)
+        if most is None:
+            return None
+        total += most
+    return total
