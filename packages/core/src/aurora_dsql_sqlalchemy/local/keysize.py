@@ -44,7 +44,8 @@ names the key columns, so DDL that changes them outside strict mode (another
 client, the stock dialect) leaves it out of date until strict mode's next
 DDL on the table.  When no key can be too large any
 more, the trigger and function are dropped.  ``DROP INDEX`` names no table,
-so it re-checks every table that has the trigger.
+so it re-checks every table that has the trigger (one whose check stays
+as it was is left alone: no DDL, no lock).
 
 **What it costs.**  Tables whose keys are all bounded below the limit
 (integer, uuid and ``String(n)`` keys of modest ``n``: most tables, those of
@@ -110,7 +111,7 @@ _KEYS: Final = """
                WHEN t.typcategory = 'S' OR a.atttypid = 'pg_catalog.bytea'::regtype
                     THEN format('coalesce(octet_length(NEW.%I), 0)', a.attname)
                ELSE format('coalesce(pg_column_size(NEW.%I), 0)', a.attname)
-           END, ' + ') AS size,
+           END, ' + ' ORDER BY c.attnum) AS size,
            array_agg(a.attname) AS names
     FROM columns c
     JOIN pg_catalog.pg_attribute a ON a.attrelid = target AND a.attnum = c.attnum
@@ -126,6 +127,7 @@ DECLARE
     tests text;
     keyed text[];
     function text;
+    body text;
     orphan regprocedure;
 BEGIN
     FOREACH relation IN ARRAY relations LOOP
@@ -139,7 +141,8 @@ BEGIN
     FOREACH target IN ARRAY targets LOOP
         function := '{LOCAL_SCHEMA}.{_FUNCTION_PREFIX}' || target;
         WITH k AS ({_KEYS})
-        SELECT (SELECT string_agg(format('(%s) > %s', k.size, key_limit), ' OR ') FROM k WHERE k.most > key_limit),
+        SELECT (SELECT string_agg(format('(%s) > %s', k.size, key_limit), ' OR ' ORDER BY k.indexrelid)
+                FROM k WHERE k.most > key_limit),
                (SELECT array_agg(DISTINCT quote_ident(n)) FROM k, unnest(k.names) AS n WHERE k.most > key_limit)
             INTO tests, keyed;
         IF tests IS NULL THEN  -- no key can be too large: nothing to check
@@ -149,6 +152,15 @@ BEGIN
             END IF;
             CONTINUE;
         END IF;
+        body := format(
+            'BEGIN IF TG_OP = ''UPDATE'' AND ROW(%s) IS NOT DISTINCT FROM ROW(%s) THEN RETURN NEW; END IF; '
+            'IF %s THEN RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = %L, HINT = %L; END IF; RETURN NEW; END',
+            'NEW.' || array_to_string(keyed, ', NEW.'), 'OLD.' || array_to_string(keyed, ', OLD.'),
+            tests, state, message, hint);
+        IF EXISTS (SELECT FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid
+                   WHERE g.tgrelid = target AND g.tgname = '{TRIGGER}' AND p.prosrc = body) THEN
+            CONTINUE;  -- checked as it must be already: no DDL, no lock
+        END IF;
         -- the functions of dropped tables go before another is made
         FOR orphan IN SELECT p.oid FROM pg_catalog.pg_proc p
                 WHERE p.pronamespace = '{LOCAL_SCHEMA}'::regnamespace
@@ -156,13 +168,7 @@ BEGIN
                   AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgfoid = p.oid) LOOP
             EXECUTE format('DROP FUNCTION %s', orphan);
         END LOOP;
-        EXECUTE format(
-            'CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS %L',
-            function,
-            format('BEGIN IF TG_OP = ''UPDATE'' AND ROW(%s) IS NOT DISTINCT FROM ROW(%s) THEN RETURN NEW; END IF; '
-                   'IF %s THEN RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = %L, HINT = %L; END IF; '
-                   'RETURN NEW; END', 'NEW.' || array_to_string(keyed, ', NEW.'), 'OLD.' || array_to_string(keyed, ', OLD.'),
-                   tests, state, message, hint));
+        EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS %L', function, body);
         -- not UPDATE OF the key columns: that would keep them from being dropped or retyped
         EXECUTE format(
             'CREATE OR REPLACE TRIGGER {TRIGGER} BEFORE INSERT OR UPDATE ON %s'
