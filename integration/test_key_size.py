@@ -204,12 +204,38 @@ def test_translate_mode_leaves_it_to_postgresql(dsql_url: URL) -> None:
         translating.dispose()
 
 
-def test_relaxed_rule_gets_no_trigger(dsql_url: URL) -> None:
-    relaxed = sa.create_engine(dsql_url, relax=["index-key-size"])
+@pytest.mark.parametrize(
+    "options", [{"local_mode": "translate"}, {"relax": ["index-key-size"]}], ids=["translate", "relaxed"]
+)
+def test_only_strict_sessions_are_checked(
+    engine: sa.Engine, tags: orm.sessionmaker[orm.Session], dsql_url: URL, pg_url: URL, options: dict[str, object]
+) -> None:
+    """The trigger a strict engine made checks its own sessions' writes only:
+    other engines and clients write to the table as PostgreSQL lets them."""
+    with engine.connect() as conn:
+        assert _triggers(conn, "tags") == [TRIGGER]
+    for url, kw in ((dsql_url, options), (pg_url, {})):
+        other = sa.create_engine(url, **kw)
+        try:
+            with other.begin() as conn:
+                conn.execute(Tag.__table__.insert(), {"name": f"{url.drivername}-" + "x" * 2_100})
+        finally:
+            other.dispose()
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Tag)) == 2
+
+
+def test_an_engines_lower_limit_applies_to_its_writes(
+    dsql_url: URL, tags: orm.sessionmaker[orm.Session]
+) -> None:
+    import dataclasses
+
+    lower = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, index_key_bytes=100))
     try:
-        Base.metadata.create_all(relaxed)
-        with orm.Session(relaxed) as session:
-            session.add(Tag(name="x" * 2_100))
-            session.commit()
+        with lower.connect() as conn, pytest.raises(sa.exc.DBAPIError) as refused:
+            conn.execute(Tag.__table__.insert(), {"name": "x" * 101})
+        _refused(refused)
+        with lower.begin() as conn:
+            conn.execute(Tag.__table__.insert(), {"name": "x" * 100})
     finally:
-        relaxed.dispose()
+        lower.dispose()

@@ -165,9 +165,10 @@ SESSION_OPTIONS: Final = r"-c default_transaction_isolation=repeatable\ read -c 
 """DSQL's session defaults (REPEATABLE READ, UTC) as libpq startup options."""
 
 
-def setup_session(dbapi_conn: Any, lock_timeout_ms: int | None = None) -> None:
+def setup_session(dbapi_conn: Any, lock_timeout_ms: int | None = None, setting: str | None = None) -> None:
     """Session defaults DSQL has: REPEATABLE READ, UTC (for a connection made
-    before local mode was known), and strict mode's lock timeout."""
+    before local mode was known), strict mode's lock timeout and ``setting``
+    (``name=value``: what the startup options set on later connections)."""
     previous = dbapi_conn.autocommit
     dbapi_conn.autocommit = True
     cursor = dbapi_conn.cursor()
@@ -176,6 +177,7 @@ def setup_session(dbapi_conn: Any, lock_timeout_ms: int | None = None) -> None:
             "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
             "SET TIME ZONE 'UTC'"
             + (f"; SET lock_timeout = {int(lock_timeout_ms)}" if lock_timeout_ms else "")
+            + ("; SET {} = {}".format(*setting.split("=", 1)) if setting else "")
         )
     finally:
         cursor.close()

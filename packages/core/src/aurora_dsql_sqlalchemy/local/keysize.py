@@ -18,7 +18,7 @@ compressed from another row counts in full), the width of a fixed-size type,
 ``pg_column_size`` of any other value.  Expression keys are not counted
 (their values are not in the row); a partial index's key is checked for
 every row, also those its ``WHERE`` leaves out.  Rows already in the table
-when an index is created are not checked (DSQL's build would fail as a job).
+when an index is created are not checked.
 
 **How.**  After each statement that can change a table's index keys
 (``CREATE TABLE`` with a primary key or UNIQUE constraint, ``CREATE INDEX``
@@ -38,7 +38,11 @@ ROW``), calling a function made for that table,
 ``aurora_dsql_local.key_size_<table oid>``, which raises DSQL's error for a
 row whose key is too large (an UPDATE that leaves the key columns as they
 were passes): the statement is refused, the row not written, and the
-transaction aborted, as on DSQL.  (Not ``UPDATE OF`` the key columns: such
+transaction aborted, as on DSQL.  The trigger checks only the writes of
+sessions that ask for it: a strict engine that enforces the rule sets
+:data:`SETTING` to its limit on each connection, so other clients (``psql``,
+the stock dialect, translate mode, an engine with ``relax=["index-key-size"]``)
+write to the same tables as PostgreSQL lets them.  (Not ``UPDATE OF`` the key columns: such
 a trigger would keep them from being dropped or retyped.)  The function
 names the key columns, so DDL that changes them outside strict mode (another
 client, the stock dialect) leaves it out of date until strict mode's next
@@ -72,12 +76,24 @@ from sqlalchemy import types as sqltypes
 from .. import rules
 from .jobs import LOCAL_SCHEMA
 
-__all__ = ["PROCEDURES", "TRIGGER", "guard_call", "most_key_bytes"]
+__all__ = ["PROCEDURES", "SETTING", "TRIGGER", "guard_call", "most_key_bytes", "session_option"]
 
 TRIGGER: Final = f"{LOCAL_SCHEMA}_key_size"
 """The name of the trigger a table gets when one of its keys can be too large."""
 
 _FUNCTION_PREFIX: Final = "key_size_"
+
+SETTING: Final = f"{LOCAL_SCHEMA}.index_key_bytes"
+"""The session setting that holds the limit the triggers check writes against:
+set (as a startup option) only on the connections of strict engines that
+enforce ``index-key-size``, so other clients, translate mode and relaxed
+engines write to the same tables unchecked, and each engine's ``limits=``
+apply to its own writes."""
+
+
+def session_option(limits: rules.Limits) -> str:
+    """The libpq startup option that makes the session's writes checked."""
+    return f"-c {SETTING}={int(limits.index_key_bytes)}"
 
 # One row per index of the table: which columns its key holds (the primary
 # key's too, for a secondary index; expression keys left out) and the most
@@ -141,7 +157,7 @@ BEGIN
     FOREACH target IN ARRAY targets LOOP
         function := '{LOCAL_SCHEMA}.{_FUNCTION_PREFIX}' || target;
         WITH k AS ({_KEYS})
-        SELECT (SELECT string_agg(format('(%s) > %s', k.size, key_limit), ' OR ' ORDER BY k.indexrelid)
+        SELECT (SELECT string_agg(format('(%s) > key_limit', k.size), ' OR ' ORDER BY k.indexrelid)
                 FROM k WHERE k.most > key_limit),
                (SELECT array_agg(DISTINCT quote_ident(n)) FROM k, unnest(k.names) AS n WHERE k.most > key_limit)
             INTO tests, keyed;
@@ -152,10 +168,13 @@ BEGIN
             END IF;
             CONTINUE;
         END IF;
+        -- the writer's limit: only sessions of strict engines that enforce the rule set it
         body := format(
-            'BEGIN IF TG_OP = ''UPDATE'' AND ROW(%s) IS NOT DISTINCT FROM ROW(%s) THEN RETURN NEW; END IF; '
+            'DECLARE key_limit integer := nullif(current_setting(%L, true), '''')::integer; '
+            'BEGIN IF key_limit IS NULL OR TG_OP = ''UPDATE'' AND ROW(%s) IS NOT DISTINCT FROM ROW(%s) '
+            'THEN RETURN NEW; END IF; '
             'IF %s THEN RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = %L, HINT = %L; END IF; RETURN NEW; END',
-            'NEW.' || array_to_string(keyed, ', NEW.'), 'OLD.' || array_to_string(keyed, ', OLD.'),
+            '{SETTING}', 'NEW.' || array_to_string(keyed, ', NEW.'), 'OLD.' || array_to_string(keyed, ', OLD.'),
             tests, state, message, hint);
         IF EXISTS (SELECT FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid
                    WHERE g.tgrelid = target AND g.tgname = '{TRIGGER}' AND p.prosrc = body) THEN

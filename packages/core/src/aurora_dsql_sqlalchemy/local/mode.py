@@ -193,6 +193,8 @@ class LocalMode:
         options = jobs.SESSION_OPTIONS
         if self.enforces("occ-data"):
             options += f" -c lock_timeout={CONFLICT_LOCK_TIMEOUT_MS}ms"
+        if self.enforces("index-key-size"):
+            options += " " + _key_size_option(self.limits)
         extra = cparams.get("options")
         cparams["options"] = f"{extra} {options}" if extra else options
 
@@ -229,7 +231,8 @@ class LocalMode:
         if self.strict:
             _install_catalog_checks(dbapi_conn)
         timeout = CONFLICT_LOCK_TIMEOUT_MS if self.enforces("occ-data") else None
-        jobs.setup_session(dbapi_conn, lock_timeout_ms=timeout)
+        checked = _key_size_option(self.limits).removeprefix("-c ") if self.enforces("index-key-size") else None
+        jobs.setup_session(dbapi_conn, lock_timeout_ms=timeout, setting=checked)
 
 
 def _analysis(sql: str, limits: rules.Limits, facts: DDLFacts | None) -> Analysis:
@@ -242,6 +245,12 @@ def _guard(sent: str, sql: str, analysis: Any, limits: rules.Limits, enforces: C
     from .catalog import guard
 
     return guard(sent, sql, analysis, limits, enforces)
+
+
+def _key_size_option(limits: rules.Limits) -> str:
+    from .keysize import session_option
+
+    return session_option(limits)
 
 
 def _install_catalog_checks(dbapi_conn: Any) -> None:
