@@ -239,3 +239,21 @@ def test_an_engines_lower_limit_applies_to_its_writes(
             conn.execute(Tag.__table__.insert(), {"name": "x" * 100})
     finally:
         lower.dispose()
+
+
+def test_an_update_that_keeps_the_key_passes(engine: sa.Engine, tables: None, dsql_url: URL) -> None:
+    """A row whose key is already over the limit (written by a client strict
+    mode does not check) can still have its other columns updated; a strict
+    write that sets its key is refused."""
+    unchecked = sa.create_engine(dsql_url, local_mode="translate")
+    try:
+        with unchecked.begin() as conn:
+            conn.execute(docs.insert(), {"id": 1, "title": "o" * (LIMIT + 50)})
+    finally:
+        unchecked.dispose()
+    with engine.begin() as conn:
+        conn.execute(docs.update().values(body="edited"))
+        conn.execute(docs.update().values(title=docs.c.title))  # the key as it was: not checked again
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as refused:
+        conn.execute(docs.update().values(title=docs.c.title + "o"))
+    _refused(refused)
