@@ -257,3 +257,27 @@ def test_an_update_that_keeps_the_key_passes(engine: sa.Engine, tables: None, ds
     with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as refused:
         conn.execute(docs.update().values(title=docs.c.title + "o"))
     _refused(refused)
+
+
+@pytest.mark.parametrize("through", ["create_all", "text"])
+def test_names_that_need_quoting(engine: sa.Engine, through: str) -> None:
+    odd = sa.Table(
+        'We"ird 100% Tags', sa.MetaData(),
+        sa.Column("Key Col%", sa.BigInteger, primary_key=True), sa.Column("Note %", sa.Text),
+    )
+    with engine.connect() as conn:
+        if through == "create_all":
+            odd.create(conn)
+            sa.Index("ix 50%", odd.c["Note %"]).create(conn)
+        else:  # DDL the dialect did not compile: the checker's parse names the table
+            conn.exec_driver_sql('CREATE TABLE "We""ird 100%% Tags" ("Key Col%%" bigint PRIMARY KEY, "Note %%" text)', {})
+            conn.commit()
+            conn.exec_driver_sql('CREATE INDEX ASYNC "ix 50%%" ON "We""ird 100%% Tags" ("Note %%")', {}).all()
+        conn.commit()
+        assert _triggers(conn, '"We""ird 100%% Tags"') == [TRIGGER]
+        with pytest.raises(sa.exc.DBAPIError) as refused:
+            conn.execute(odd.insert(), {"Key Col%": 1, "Note %": "k" * (LIMIT - 7)})
+        _refused(refused)
+        conn.rollback()
+        conn.execute(odd.insert(), {"Key Col%": 1, "Note %": "k" * (LIMIT - 8)})
+        conn.commit()
