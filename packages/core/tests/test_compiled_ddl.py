@@ -227,3 +227,14 @@ def test_only_keys_that_can_outgrow_the_limit_are_checked_on_the_server(dialect:
     _long_keys(md)
     create = next(sql_facts for sql_facts in _statements(md.tables["App.docs"], dialect))
     assert analysis_of(create[1], create[0], relaxed).key_tables == ('"App"."docs"',)  # type: ignore[union-attr]
+
+
+def test_an_index_on_a_table_without_a_known_primary_key_is_checked(dialect: Any) -> None:
+    """Alembic's ``op.create_index`` compiles against a stub table with no
+    primary key: the real key's size is unknown, so the server checks it."""
+    stub = sa.Table("t", sa.MetaData(), sa.Column("code", sa.String(10)))
+    sql, facts = _statements(stub, dialect)[0]  # the CREATE TABLE: no key at all
+    assert analysis_of(facts, sql, LIMITS).key_tables == ()  # type: ignore[union-attr]
+    index = sa.Index("ix_t_code", stub.c.code)
+    compiled = CreateIndex(index).compile(dialect=dialect)
+    assert analysis_of(compiled.dsql_facts, compiled.string, LIMITS).key_tables == ('"t"',)  # type: ignore[union-attr]

@@ -216,5 +216,6 @@ def index_facts(create: Any, text: str, where: str | None, schema_translate: boo
         expressions=(where,) if where is not None else (),
         indexed=(str(name),),
         key_columns=len(index.expressions),
-        key_bytes=most_key_bytes(index.expressions, index.table.primary_key.columns),
+        # a table without a primary key here may have one in the database (Alembic's stub tables)
+        key_bytes=most_key_bytes(index.expressions, primary) if (primary := index.table.primary_key.columns) else None,
     )
