@@ -70,9 +70,9 @@ def test_lint_counts_identity_sequences_against_the_limit() -> None:
     [
         "SELECT 1",
         "INSERT INTO t VALUES (1)",
-        "CREATE INDEX ASYNC ix ON t (a)",
         "ALTER TABLE t ADD COLUMN c int",
         "CREATE VIEW v AS SELECT 1",
+        "DROP TABLE t",
     ],
 )
 def test_statements_that_create_or_drop_nothing_are_sent_as_written(sql: str) -> None:
@@ -80,7 +80,7 @@ def test_statements_that_create_or_drop_nothing_are_sent_as_written(sql: str) ->
 
 
 def test_relaxed_rules_add_nothing() -> None:
-    relaxed = {"tables-per-database", "sequences-per-database", "drop-primary-key-column"}
+    relaxed = {"tables-per-database", "sequences-per-database", "drop-primary-key-column", "index-key-size"}
     for sql in ("CREATE TABLE t (id bigint PRIMARY KEY)", "ALTER TABLE t DROP COLUMN id"):
         assert guard(sql, sql, rules.LIMITS, lambda rule_id: rule_id not in relaxed) is None
     assert guard("CREATE SCHEMA s", "CREATE SCHEMA s", rules.LIMITS, lambda rule_id: rule_id not in relaxed)
@@ -89,11 +89,14 @@ def test_relaxed_rules_add_nothing() -> None:
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("CREATE TABLE t (id bigint PRIMARY KEY) -- the orders", ["CreateStmt", "CallStmt"]),
+        # counts, then the key-size guard of a key that can outgrow the limit
+        ("CREATE TABLE t (id text PRIMARY KEY) -- the orders", ["CreateStmt", "CallStmt", "CallStmt"]),
         ("CREATE SEQUENCE s CACHE 1;", ["CreateSeqStmt", "CallStmt"]),
         ("CREATE SCHEMA s CREATE TABLE t (id int PRIMARY KEY)", ["CreateSchemaStmt", "CallStmt"]),
-        ("ALTER TABLE t DROP COLUMN id -- gone", ["CallStmt", "AlterTableStmt"]),
-        ('ALTER TABLE "100%%" DROP COLUMN "50%%"', ["CallStmt", "AlterTableStmt"]),
+        ("ALTER TABLE t DROP COLUMN id -- gone", ["CallStmt", "AlterTableStmt", "CallStmt"]),
+        ('ALTER TABLE "100%%" DROP COLUMN "50%%"', ["CallStmt", "AlterTableStmt", "CallStmt"]),
+        ("CREATE UNIQUE INDEX ix ON t (a)", ["IndexStmt", "CallStmt"]),
+        ("DROP INDEX ix", ["DropStmt", "CallStmt"]),
     ],
 )
 def test_the_checks_travel_with_the_statement(sql: str, expected: list[str]) -> None:
@@ -120,3 +123,41 @@ def test_the_limits_sent_are_the_engines() -> None:
     sent = guard(sql, sql, limits, _enforced)
     assert sent is not None
     assert "check_counts(7, 9, NULL, 1, 1," in sent
+
+
+@pytest.mark.parametrize(
+    ("sql", "tables"),
+    [
+        ("CREATE TABLE t (id text PRIMARY KEY, n int)", ['"t"']),
+        ("CREATE TABLE t (id int, n text UNIQUE)", ['"t"']),
+        ("CREATE TABLE t (id int, n text)", []),  # no index: no key to check
+        # keys bounded by their types: nothing to check (4 + 499 x 4 bytes, and 4 + 500 x 4)
+        ("CREATE TABLE t (id int PRIMARY KEY, n varchar(499) UNIQUE, x text)", []),
+        ("CREATE TABLE t (id int PRIMARY KEY, n varchar(500), UNIQUE (n))", ['"t"']),
+        ("CREATE TABLE t (id bigint, d date, u uuid, PRIMARY KEY (id, d, u))", []),
+        ("CREATE TABLE t (id int PRIMARY KEY, n my_type UNIQUE)", ['"t"']),  # a type not known here
+        ("CREATE TABLE t (LIKE u INCLUDING INDEXES)", ['"t"']),
+        ('CREATE INDEX ASYNC ix ON "Sales"."Order Lines" (a)', ['"Sales"."Order Lines"']),
+        ("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX ix", ['"t"']),
+        ("ALTER TABLE t ALTER COLUMN n TYPE text", ['"t"']),
+        ("ALTER TABLE t ADD COLUMN c int", []),
+        ("ALTER TABLE t ADD COLUMN c text UNIQUE", ['"t"']),
+        ("ALTER TABLE t RENAME COLUMN n TO m", ['"t"']),  # the check names the key columns
+        ("ALTER TABLE t RENAME TO u", []),
+        ("DROP INDEX ix", [None]),  # names no table: every table with a check
+        ("DROP TABLE t", []),
+        ("INSERT INTO t VALUES (1)", []),
+    ],
+)
+def test_statements_that_change_index_keys_name_their_tables(sql: str, tables: list[str | None]) -> None:
+    assert list(analyze(sql).key_tables) == tables
+
+
+def test_the_key_size_guard_reads_the_rule_and_the_engines_limit() -> None:
+    limits = dataclasses.replace(rules.LIMITS, index_key_bytes=512)
+    sql = "CREATE INDEX ASYNC ix ON t (a)"
+    sent = guard(sql, sql, limits, _enforced)
+    rule = rules.RULES["index-key-size"]
+    assert sent is not None
+    assert f"guard_key_size(ARRAY['\"t\"']::text[], 512, '{rule.sqlstate}', '{rule.server_message()}', " in sent
+    assert guard(sql, sql, limits, lambda rule_id: rule_id != "index-key-size") is None

@@ -190,3 +190,51 @@ def test_names_set_afterwards_as_plain_strings(dialect: Any) -> None:
     compiled = CreateTable(table).compile(dialect=dialect)
     built = analysis_of(compiled.dsql_facts, compiled.string, LIMITS)
     assert built is not None and _summary(built) == _summary(analyze(compiled.string))
+
+
+def _long_keys(md: sa.MetaData) -> None:
+    tags = sa.Table("tags", md, sa.Column("name", sa.Text, primary_key=True))
+    sa.Index("ix_tags_name", tags.c.name)
+    docs = sa.Table(
+        "docs", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("title", sa.String(500)),
+        sa.Column("code", sa.String(60), unique=True), schema="App",
+    )
+    sa.Index("ix_docs_title", docs.c.title)  # 500 characters of up to 4 bytes, with the key's 4
+
+
+def test_only_keys_that_can_outgrow_the_limit_are_checked_on_the_server(dialect: Any) -> None:
+    """The compiler knows from the column types which keys fit under DSQL's
+    key size: for those strict mode sends no key-size check; for the others
+    it names the table as the full parse does."""
+    checked = {}
+    for build in (_plain, _long_keys):
+        md = sa.MetaData()
+        build(md)
+        for table in md.sorted_tables:
+            for sql, facts in _statements(table, dialect):
+                built = analysis_of(facts, sql, LIMITS)
+                assert built is not None, sql
+                if built.key_tables:
+                    assert built.key_tables == analyze(sql).key_tables
+                checked[sql.split("(")[0].strip()] = built.key_tables
+    assert {statement: tables for statement, tables in checked.items() if tables} == {
+        "CREATE TABLE tags": ('"tags"',),
+        "CREATE INDEX ASYNC ix_tags_name ON tags": ('"tags"',),
+        'CREATE INDEX ASYNC ix_docs_title ON "App".docs': ('"App"."docs"',),
+    }
+    relaxed = dataclasses.replace(LIMITS, index_key_bytes=100)  # a lower limit: String(60) keys count
+    md = sa.MetaData()
+    _long_keys(md)
+    create = next(sql_facts for sql_facts in _statements(md.tables["App.docs"], dialect))
+    assert analysis_of(create[1], create[0], relaxed).key_tables == ('"App"."docs"',)  # type: ignore[union-attr]
+
+
+def test_an_index_on_a_table_without_a_known_primary_key_is_checked(dialect: Any) -> None:
+    """Alembic's ``op.create_index`` compiles against a stub table with no
+    primary key: the real key's size is unknown, so the server checks it."""
+    stub = sa.Table("t", sa.MetaData(), sa.Column("code", sa.String(10)))
+    sql, facts = _statements(stub, dialect)[0]  # the CREATE TABLE: no key at all
+    assert analysis_of(facts, sql, LIMITS).key_tables == ()  # type: ignore[union-attr]
+    index = sa.Index("ix_t_code", stub.c.code)
+    compiled = CreateIndex(index).compile(dialect=dialect)
+    assert analysis_of(compiled.dsql_facts, compiled.string, LIMITS).key_tables == ('"t"',)  # type: ignore[union-attr]

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from . import keys
 from .local.jobs import quote_ident
+from .local.keysize import most_key_bytes
 
 __all__ = ["DDLFacts", "index_facts", "table_facts"]
 
@@ -42,7 +43,8 @@ class DDLFacts:
     local_sql: str | None = None
     """The statement for PostgreSQL (``ASYNC`` removed), ``None``: unchanged."""
     index_table: str | None = None
-    """The quoted table an index is built on (DSQL's per-table index limit)."""
+    """The quoted table an index is built on (DSQL's per-table index limit; a
+    CREATE TABLE's own with a key, for the key-size check)."""
     vouched: bool = False
     """The fields below are complete: the text holds nothing else a check could refuse."""
     expressions: tuple[str, ...] = ()
@@ -59,6 +61,10 @@ class DDLFacts:
     """Columns of the table created."""
     key_columns: int = 0
     """The most key columns of any index or key constraint in the statement."""
+    key_bytes: int | None = None
+    """The most bytes any index key the statement makes can take
+    (:func:`~aurora_dsql_sqlalchemy.local.keysize.most_key_bytes`); ``None``:
+    unbounded or not known (strict mode then checks on the server)."""
 
 
 # Exact classes (not subclasses: a subclass may render another type, e.g.
@@ -95,6 +101,16 @@ def _name(table: Any) -> str | None:
     if getattr(table.name, "quote", None) is False or getattr(table.schema, "quote", None) is False:
         return None
     return f"{table.schema}.{table.name}" if table.schema else str(table.name)
+
+
+def _most(sizes: list[int | None]) -> int | None:
+    known = [size for size in sizes if size is not None]
+    return max(known, default=0) if len(known) == len(sizes) else None
+
+
+def _quoted(table: Any) -> str:
+    name = quote_ident(table.name)
+    return f"{quote_ident(table.schema)}.{name}" if table.schema else name
 
 
 def _plain_column(column: Any) -> bool:
@@ -136,6 +152,7 @@ def table_facts(create: Any, expressions: list[str], schema_translate: bool, dia
     indexed: list[str] = []
     primary_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
     key_columns = 0
+    key_bytes: list[int | None] = []
     for constraint in table.constraints:
         cls = type(constraint)
         if cls not in _PLAIN_CONSTRAINTS or _custom_compiled(cls) or constraint._create_rule is not None:
@@ -149,9 +166,12 @@ def table_facts(create: Any, expressions: list[str], schema_translate: bool, dia
             continue  # not rendered
         indexed.append(name)
         key_columns = max(key_columns, len(names))
+        secondary = cls is not sa_schema.PrimaryKeyConstraint
+        key_bytes.append(most_key_bytes(constraint.columns, table.primary_key.columns if secondary else ()))
         if cls is sa_schema.PrimaryKeyConstraint:
             primary_keys = ((name, names),)
     return DDLFacts(
+        index_table=_quoted(table) if indexed else None,
         vouched=True,
         expressions=tuple(expressions),
         created=(("table", name),),
@@ -164,6 +184,7 @@ def table_facts(create: Any, expressions: list[str], schema_translate: bool, dia
         ),
         columns=len(create.columns),
         key_columns=key_columns,
+        key_bytes=_most(key_bytes),
     )
 
 
@@ -175,10 +196,7 @@ def index_facts(create: Any, text: str, where: str | None, schema_translate: boo
     if not vouch:
         return DDLFacts("index", local_sql)
     index = create.element
-    table = index.table
-    index_table = quote_ident(table.name)
-    if table.schema:
-        index_table = f"{quote_ident(table.schema)}.{index_table}"
+    index_table = _quoted(index.table)
     name = _name(index.table)
     vouched = (
         name is not None
@@ -198,4 +216,6 @@ def index_facts(create: Any, text: str, where: str | None, schema_translate: boo
         expressions=(where,) if where is not None else (),
         indexed=(str(name),),
         key_columns=len(index.expressions),
+        # a table without a primary key here may have one in the database (Alembic's stub tables)
+        key_bytes=most_key_bytes(index.expressions, primary) if (primary := index.table.primary_key.columns) else None,
     )

@@ -16,7 +16,10 @@ table's primary key.  Strict local mode therefore checks, against the catalog:
   and does not happen;
 * DSQL's refusal to drop a primary-key column (``drop-primary-key-column``):
   the ``ALTER TABLE`` is refused and changes nothing, whichever of its actions
-  drops the column.
+  drops the column;
+* DSQL's index key size (``index-key-size``): after DDL that changes a
+  table's index keys, a trigger is made or dropped for the table, which
+  checks each write (:mod:`aurora_dsql_sqlalchemy.local.keysize`).
 
 **How, and what it costs.**  The checks run on the server, in the statement's
 own round trip: the text sent to PostgreSQL is the statement together with a
@@ -37,6 +40,8 @@ statement back with it.
   refusal is missed only if other sessions made more than a tenth of a limit
   in the last second).  The count lives in the session (``set_config``), so a refused statement
   takes its own addition back.
+* After DDL that changes a table's index keys (``Analysis.key_tables``),
+  ``guard_key_size`` (:mod:`~aurora_dsql_sqlalchemy.local.keysize`).
 * Before an ``ALTER TABLE ... DROP COLUMN``, ``check_drop_columns`` looks the
   columns up in ``pg_index`` (``to_regclass`` of the quoted name, so
   mixed-case, schema-qualified and dotted names resolve as the statement's
@@ -69,6 +74,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from .. import rules
+from . import keysize
 from .jobs import LOCAL_SCHEMA
 
 if TYPE_CHECKING:
@@ -175,6 +181,7 @@ _PROCEDURES: Final = {
         "relations text[], column_names text[], state text, messages text[], hint text",
         _DROPS_BODY,
     ),
+    **keysize.PROCEDURES,
 }
 
 
@@ -217,10 +224,13 @@ def guard(sent: str, sql: str, analysis: Analysis, limits: rules.Limits, enforce
     """``sent`` (what goes to PostgreSQL for the statement text ``sql``, which
     ``analysis`` describes) with the catalog checks it needs, or ``None`` if it
     needs none (strict mode, once per distinct text: part of its plan)."""
-    if not analysis.created_objects and not analysis.drop_targets:
+    if not analysis.created_objects and not analysis.drop_targets and not analysis.key_tables:
         return None
-    prefix = _drops_call(analysis.drop_targets, "%%" in sql) if enforces("drop-primary-key-column") else ""
+    escaped = "%%" in sql
+    prefix = _drops_call(analysis.drop_targets, escaped) if enforces("drop-primary-key-column") else ""
     suffix = _counts_call([kind for kind, _, _ in analysis.created_objects], limits, enforces)
+    if analysis.key_tables and enforces("index-key-size"):
+        suffix += _key_size_call(analysis.key_tables, limits, escaped)
     if not prefix and not suffix:
         return None
     # the CALL after a CREATE goes on a line of its own: the text may end in a -- comment
@@ -238,6 +248,11 @@ def _drops_call(targets: tuple[tuple[str, str], ...], escaped: bool) -> str:
         f"{_array([_as_written(rule.server_message(column=c), escaped) for _, c in targets])}::text[], "
         f"{_literal(_advice(rule))});\n"
     )
+
+
+def _key_size_call(tables: tuple[str | None, ...], limits: rules.Limits, escaped: bool) -> str:
+    names = ["NULL" if t is None else _as_written(t, escaped) for t in dict.fromkeys(tables)]
+    return keysize.guard_call(names, limits.index_key_bytes, _literal, _advice(rules.RULES["index-key-size"]))
 
 
 def _as_written(name: str, escaped: bool) -> str:

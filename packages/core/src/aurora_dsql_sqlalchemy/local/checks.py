@@ -26,7 +26,8 @@ syntax error (the ``lint`` command reports it too).  What a single text
 cannot show is left to the caller, which gets what it needs from
 :class:`Analysis`: limits and keys that need the catalog (24 indexes per
 table: ``indexed_tables``; dropping a primary-key column: ``drop_targets``;
-tables, sequences and schemas in a database: ``created_objects``; strict mode
+tables, sequences and schemas in a database: ``created_objects``; the tables
+whose index keys may change, for DSQL's key size: ``key_tables``; strict mode
 checks them on the server, see :mod:`aurora_dsql_sqlalchemy.local.catalog`),
 and the row, size and age limits of a transaction.
 """
@@ -100,6 +101,10 @@ class Analysis:
     """``(kind, name, line)`` of each table, schema and sequence the text creates
     (an identity column's sequence included; DSQL limits how many a database
     holds: :class:`~aurora_dsql_sqlalchemy.rules.Limits`)."""
+    key_tables: tuple[str | None, ...] = ()
+    """Quoted tables (as ``to_regclass`` finds them) whose index keys the text
+    may change; ``None`` for a ``DROP INDEX``, which names no table (strict
+    mode checks DSQL's key size: :mod:`aurora_dsql_sqlalchemy.local.keysize`)."""
     unparsed: tuple[Location, ...] = ()
     """Statements PostgreSQL's parser rejects (with ``split=True`` only)."""
     parsed: bool = True
@@ -191,6 +196,7 @@ def _analyze(
     targets: list[tuple[str, str]] = []
     primary_keys: dict[str, list[str]] = {}
     created: list[tuple[str, str, int]] = []
+    keyed: list[str | None] = []
     shape = _TransactionShape() if one_transaction and len(prepared.statements) > 1 else None
     for raw in prepared.statements:
         ctx = Context(limits, prepared.data[raw.start : raw.start + raw.length], raw.is_async)
@@ -207,6 +213,7 @@ def _analyze(
         targets.extend(ctx.drop_targets)
         primary_keys.update(ctx.primary_keys)
         created.extend((kind, name, location.line or 0) for kind, name in ctx.created)
+        keyed.extend(ctx.key_tables)
     unparsed = tuple(_location(prepared, original, u.start, u.length, u.error) for u in prepared.unparsed)
     return Analysis(
         tuple(found),
@@ -216,6 +223,7 @@ def _analyze(
         tuple(targets),
         primary_keys,
         tuple(created),
+        tuple(keyed),
         unparsed,
     )
 

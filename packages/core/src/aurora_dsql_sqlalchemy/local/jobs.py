@@ -8,12 +8,16 @@ and answers ``succeeded``.
 Local mode gives PostgreSQL the same surface **without touching the user's
 schemas**: what the emulation needs lives in a schema of its own,
 ``aurora_dsql_local`` (:data:`LOCAL_SCHEMA`: a ``jobs`` table, a
-``wait_for_job`` procedure, ``run_job`` and ``build`` functions), created on the first
+``wait_for_job`` procedure, ``run_job`` and ``build`` functions; in strict
+mode also the procedures of :mod:`~aurora_dsql_sqlalchemy.local.catalog`
+and the per-table key-size functions of
+:mod:`~aurora_dsql_sqlalchemy.local.keysize`), created on the first
 connection of a local-mode engine.  Statements that name ``sys.jobs`` or
 ``sys.wait_for_job`` are sent with those names pointing there, so code
 written for DSQL runs unchanged and the database gets no ``sys`` schema
 DSQL would not have.  Reflection never lists ``aurora_dsql_local``.  To
-remove it: ``DROP SCHEMA aurora_dsql_local CASCADE``.
+remove it: ``DROP SCHEMA aurora_dsql_local CASCADE`` (which also drops the
+key-size triggers on the user's tables, as they call its functions).
 
 The ASYNC statements run synchronously, in one round trip, through
 ``run_job``: it counts the table's indexes first (strict mode: DSQL's limit
@@ -165,9 +169,10 @@ SESSION_OPTIONS: Final = r"-c default_transaction_isolation=repeatable\ read -c 
 """DSQL's session defaults (REPEATABLE READ, UTC) as libpq startup options."""
 
 
-def setup_session(dbapi_conn: Any, lock_timeout_ms: int | None = None) -> None:
+def setup_session(dbapi_conn: Any, lock_timeout_ms: int | None = None, setting: str | None = None) -> None:
     """Session defaults DSQL has: REPEATABLE READ, UTC (for a connection made
-    before local mode was known), and strict mode's lock timeout."""
+    before local mode was known), strict mode's lock timeout and ``setting``
+    (``name=value``: what the startup options set on later connections)."""
     previous = dbapi_conn.autocommit
     dbapi_conn.autocommit = True
     cursor = dbapi_conn.cursor()
@@ -176,6 +181,7 @@ def setup_session(dbapi_conn: Any, lock_timeout_ms: int | None = None) -> None:
             "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
             "SET TIME ZONE 'UTC'"
             + (f"; SET lock_timeout = {int(lock_timeout_ms)}" if lock_timeout_ms else "")
+            + ("; SET {} = {}".format(*setting.split("=", 1)) if setting else "")
         )
     finally:
         cursor.close()

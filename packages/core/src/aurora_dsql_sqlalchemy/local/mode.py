@@ -87,7 +87,8 @@ class LocalMode:
             return replace(plan, local_sql=local) if local != plan.local_sql else plan
         analysis = _analysis(sql, self.limits, facts)
         violations = tuple(v for v in analysis.errors if v.rule_id not in self.relaxed)
-        if not violations and plan.job is None:  # limits and keys only the catalog knows
+        # limits and keys only the catalog knows (an index build's: its key size)
+        if not violations and plan.job != "validate":
             local = _guard(local or sql, sql, analysis, self.limits, self.enforces) or local
         tables: tuple[str, ...] = ()
         if plan.job == "index" and self.enforces("indexes-per-table"):
@@ -196,6 +197,8 @@ class LocalMode:
         options = jobs.SESSION_OPTIONS
         if self.enforces("occ-data"):
             options += f" -c lock_timeout={CONFLICT_LOCK_TIMEOUT_MS}ms"
+        if self.enforces("index-key-size"):
+            options += " " + _key_size_option(self.limits)
         extra = cparams.get("options")
         cparams["options"] = f"{extra} {options}" if extra else options
 
@@ -232,7 +235,8 @@ class LocalMode:
         if self.strict:
             _install_catalog_checks(dbapi_conn)
         timeout = CONFLICT_LOCK_TIMEOUT_MS if self.enforces("occ-data") else None
-        jobs.setup_session(dbapi_conn, lock_timeout_ms=timeout)
+        checked = _key_size_option(self.limits).removeprefix("-c ") if self.enforces("index-key-size") else None
+        jobs.setup_session(dbapi_conn, lock_timeout_ms=timeout, setting=checked)
 
 
 def _analysis(sql: str, limits: rules.Limits, facts: DDLFacts | None) -> Analysis:
@@ -245,6 +249,12 @@ def _guard(sent: str, sql: str, analysis: Any, limits: rules.Limits, enforces: C
     from .catalog import guard
 
     return guard(sent, sql, analysis, limits, enforces)
+
+
+def _key_size_option(limits: rules.Limits) -> str:
+    from .keysize import session_option
+
+    return session_option(limits)
 
 
 def _install_catalog_checks(dbapi_conn: Any) -> None:

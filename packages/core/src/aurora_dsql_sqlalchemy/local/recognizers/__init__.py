@@ -13,6 +13,7 @@ from __future__ import annotations
 from .alter import AlterTableRecognizer
 from .base import Context, Recognizer, Visitor
 from .indexes import IndexRecognizer
+from .keys import KeyRecognizer
 from .objects import ObjectRecognizer
 from .queries import QueryRecognizer
 from .session import SessionRecognizer
@@ -30,6 +31,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     TableRecognizer(),
     AlterTableRecognizer(),
     QueryRecognizer(),
+    KeyRecognizer(),
 )
 
 

@@ -31,6 +31,7 @@ class Context:
         "found",
         "indexes",
         "is_async",
+        "key_tables",
         "limits",
         "primary_keys",
         "statement",
@@ -51,6 +52,9 @@ class Context:
         """``(quoted relation, column)`` of the same drops, for the catalog look-up."""
         self.primary_keys: dict[str, list[str]] = {}
         """Primary-key columns of the tables created."""
+        self.key_tables: list[str | None] = []
+        """Quoted tables whose index keys the statement may change (``None``:
+        a ``DROP INDEX``, which names no table), for the key-size check."""
         self.created: list[tuple[str, str]] = []
         """``(kind, name)`` of each table, schema and sequence created (DSQL counts
         them; an identity column's sequence is a sequence)."""
