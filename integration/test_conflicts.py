@@ -135,8 +135,9 @@ def test_a_conflicts_rollback_keeps_psycopgs_prepared_statements(
     dsql_url: URL, driver: str, drivername: str, schema: None
 ) -> None:
     """psycopg forgets every prepared statement on rollback (DEALLOCATE ALL):
-    the dialect, whose rolled-back transactions never hold DDL, keeps them, so
-    a retry costs no extra round trip and its statements stay prepared."""
+    the dialect, whose rolled-back transactions never hold DDL, keeps them when
+    no DDL ran since they were last forgotten, so under retries its statements
+    stay prepared."""
     if driver != "psycopg":
         pytest.skip("prepared statements are psycopg 3's (psycopg2 prepares nothing)")
     stock = drivername.startswith("postgresql")
@@ -144,6 +145,8 @@ def test_a_conflicts_rollback_keeps_psycopgs_prepared_statements(
     read = sa.select(counter.c.n).where(counter.c.id == 1)
     try:
         with engine.connect() as first, engine.connect() as second:
+            second.execute(read)
+            second.rollback()  # the first rollback since the schema fixture's DDL forgets them all
             for _ in range(6):  # psycopg prepares a statement at its 6th run
                 assert second.execute(read).scalar_one() == 0
             second.commit()
@@ -168,3 +171,36 @@ def test_a_conflicts_rollback_keeps_psycopgs_prepared_statements(
             second.commit()
     finally:
         engine.dispose()
+
+
+def test_ddl_elsewhere_makes_the_next_rollback_forget_prepared_statements(
+    engine: sa.Engine, driver: str, schema: None
+) -> None:
+    """A table re-created with another column type (a test suite's fixtures, a
+    migration) on another connection: the next rollback forgets the prepared
+    SELECT of the old table, as psycopg's own rollback does, so it runs again
+    instead of failing with "cached plan must not change result type"."""
+    if driver != "psycopg":
+        pytest.skip("prepared statements are psycopg 3's (psycopg2 prepares nothing)")
+    widened = sa.MetaData()
+    sa.Table("counter", widened, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False), sa.Column("n", sa.Text))
+    read = sa.select(counter.c.n)
+    with engine.connect() as reader:
+        reader.execute(read)
+        reader.rollback()  # the fast rollback from here on
+        for _ in range(6):
+            assert reader.execute(read).scalar_one() == 0
+        reader.rollback()
+        assert _prepared_on_server(reader) >= 1
+        reader.rollback()
+        with engine.connect() as ddl:  # another pooled connection
+            ddl.execute(counter.delete())
+            ddl.commit()
+        metadata.drop_all(engine)
+        widened.create_all(engine)
+        with engine.begin() as ddl:
+            ddl.execute(widened.tables["counter"].insert().values(id=1, n="text now"))
+        reader.execute(sa.select(sa.literal(1)))
+        reader.rollback()
+        assert reader.execute(read).scalar_one() == "text now"
+        reader.rollback()

@@ -14,10 +14,12 @@ __version__ = "2.0.0"
 if getattr(_core, "__version__", "1").partition(".")[0] != "2":
     raise ImportError(f"aurora-dsql-sqlalchemy-psycopg {__version__} needs the aurora-dsql-sqlalchemy core 2.x, not the one in {_core.__file__} (AWS's 1.x dialect has the same import name). From a clone of the repository: pip install ./packages/core; once published: pip install 'aurora-dsql-sqlalchemy>=2,<3'.")
 
-from typing import Any
+import itertools
+from typing import Any, Final
 
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect, AuroraDSQLIdentifierPreparer
 from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext
+from aurora_dsql_sqlalchemy.statements import Kind
 from sqlalchemy.dialects.postgresql.psycopg import (
     PGDialect_psycopg,
     PGDialectAsync_psycopg,
@@ -28,8 +30,33 @@ from sqlalchemy.dialects.postgresql.psycopg import (
 __all__ = ["AuroraDSQLDialect_psycopg", "AuroraDSQLDialect_psycopg_async"]
 
 
+class _SchemaChanges:
+    """How many DDL statements this process has run through the dialect: a
+    connection's prepared statements are known good only if none ran since
+    psycopg last forgot them (they may describe what the DDL changed)."""
+
+    __slots__ = ("_counter", "seen")
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+        self.seen = 0
+
+    def count(self) -> None:
+        self.seen = next(self._counter)
+
+
+_SCHEMA_CHANGES: Final = _SchemaChanges()
+_CLEAN_SINCE: Final = "aurora_dsql_prepared_clean_since"
+"""Key, in a pooled connection's ``info``: :attr:`_SchemaChanges.seen` when
+psycopg last forgot the connection's prepared statements."""
+
+
 class AuroraDSQLExecutionContext_psycopg(AuroraDSQLExecutionContext, PGExecutionContext_psycopg):
-    pass
+    def post_exec(self) -> None:
+        super().post_exec()
+        plan = self.dsql_plan
+        if plan is not None and plan.kind is Kind.DDL:
+            _SCHEMA_CHANGES.count()
 
 
 class AuroraDSQLIdentifierPreparer_psycopg(AuroraDSQLIdentifierPreparer, PGIdentifierPreparer_psycopg):
@@ -70,13 +97,15 @@ class AuroraDSQLDialect_psycopg(_AuroraDSQLDialect_common_psycopg, PGDialect_psy
 
     def do_rollback(self, dbapi_connection: Any) -> None:
         # psycopg's rollback() also forgets the connection's prepared statements
-        # (one more round trip, DEALLOCATE ALL, and five unprepared runs of each
-        # statement after it), in case the transaction dropped or re-created
-        # what they refer to.  This dialect gives DDL a transaction of its own,
-        # so the transactions it rolls back changed no schema: end them with a
-        # plain ROLLBACK, and psycopg's rollback() then finds nothing to do.
-        # Every OCC retry pays this.  On anything unusual (a pipeline, an
-        # error) psycopg's own rollback() runs and raises as usual.
+        # (five unprepared runs of each statement after it, and DEALLOCATE
+        # ALL), in case what they refer to was dropped or re-created.  Every
+        # OCC retry rolls back, so under retries a statement would never stay
+        # prepared.  The dialect gives DDL a transaction of its own, so a
+        # transaction it rolls back changed no schema: unless DDL ran (on any
+        # connection of this process) since psycopg last forgot them, end it
+        # with a plain ROLLBACK, and psycopg's rollback() then finds nothing to
+        # do.  On anything unusual (a pipeline, an error) psycopg's own
+        # rollback() runs and raises as usual.
         from psycopg import pq
 
         pgconn = dbapi_connection.pgconn
@@ -84,7 +113,15 @@ class AuroraDSQLDialect_psycopg(_AuroraDSQLDialect_common_psycopg, PGDialect_psy
         if (
             status == pq.TransactionStatus.INTRANS or status == pq.TransactionStatus.INERROR
         ) and pgconn.pipeline_status == pq.PipelineStatus.OFF:
-            pgconn.exec_(b"ROLLBACK")
+            try:
+                info = dbapi_connection.info
+            except (AttributeError, NotImplementedError):  # not a pooled connection
+                info = {}
+            seen = _SCHEMA_CHANGES.seen
+            if info.get(_CLEAN_SINCE) == seen:
+                pgconn.exec_(b"ROLLBACK")
+            else:
+                info[_CLEAN_SINCE] = seen  # psycopg's rollback() below forgets them
         super().do_rollback(dbapi_connection)
 
 
