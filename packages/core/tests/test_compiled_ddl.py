@@ -238,3 +238,16 @@ def test_an_index_on_a_table_without_a_known_primary_key_is_checked(dialect: Any
     index = sa.Index("ix_t_code", stub.c.code)
     compiled = CreateIndex(index).compile(dialect=dialect)
     assert analysis_of(compiled.dsql_facts, compiled.string, LIMITS).key_tables == ('"t"',)  # type: ignore[union-attr]
+
+
+def test_an_integer_key_counts_as_the_bigint_the_dialect_makes_it(dialect: Any) -> None:
+    """An autoincrement Integer key is created as BIGINT (8 bytes): a
+    varchar(499) key (1,996 bytes) with it can reach 2,004 bytes, so the
+    server must check it, though 1,996 + 4 would fit."""
+    table = sa.Table(
+        "wide", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("code", sa.String(499))
+    )
+    sa.Index("ix_wide_code", table.c.code)
+    create_table, create_index = _statements(table, dialect)
+    assert "BIGINT" in create_table[0]
+    assert analysis_of(create_index[1], create_index[0], LIMITS).key_tables == ('"wide"',)  # type: ignore[union-attr]

@@ -226,8 +226,10 @@ def guard_call(relations: list[str], limit: int, literal: Callable[[str], str], 
     )
 
 
+# Integers at 8: the dialect creates an autoincrement key, and a foreign key
+# to one, as BIGINT whatever the declared width.
 _WIDTHS: Final[dict[type, int]] = {
-    sqltypes.SmallInteger: 2, sqltypes.SMALLINT: 2, sqltypes.Integer: 4, sqltypes.INTEGER: 4,
+    sqltypes.SmallInteger: 8, sqltypes.SMALLINT: 8, sqltypes.Integer: 8, sqltypes.INTEGER: 8,
     sqltypes.BigInteger: 8, sqltypes.BIGINT: 8, sqltypes.Boolean: 1, sqltypes.BOOLEAN: 1,
     sqltypes.Date: 4, sqltypes.DATE: 4, sqltypes.DateTime: 8, sqltypes.DATETIME: 8, sqltypes.TIMESTAMP: 8,
     sqltypes.Time: 12, sqltypes.TIME: 12, sqltypes.Float: 8, sqltypes.FLOAT: 8, sqltypes.REAL: 4,
