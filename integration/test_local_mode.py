@@ -143,6 +143,43 @@ def test_indexes_per_table_limit(engine: sa.Engine, fresh_schema: None) -> None:
     assert "PL/pgSQL" not in str(refused.value.orig)  # DSQL's words, not the emulation's trail
 
 
+def test_indexes_per_table_limit_inside_create_all(engine: sa.Engine, fresh_schema: None) -> None:
+    """create_all() counts the indexes of the tables it creates itself, so
+    their builds send no count to the server; the limit holds all the same,
+    for the compiled builds and for ASYNC text a listener sends there."""
+    limit = rules.LIMITS.indexes_per_table
+    metadata = sa.MetaData()
+    columns = [sa.Column(f"c{i}", sa.Integer) for i in range(limit)]
+    sa.Table(
+        "wide", metadata, sa.Column("id", sa.Integer, primary_key=True), *columns,
+        *(sa.Index(f"ix_wide_{i}", f"c{i}") for i in range(limit)),
+    )
+    with pytest.raises(sa.exc.DBAPIError, match=r"too many indexes on table \(max 24\)") as refused:
+        metadata.create_all(engine)
+    assert _sqlstate(refused.value) == "54000"
+    assert "PL/pgSQL" not in str(refused.value.orig)
+    # the primary key and 23 of the indexes: the 24th build was refused and did not happen
+    assert len(sa.inspect(engine).get_indexes("wide")) == limit - 1
+    metadata.drop_all(engine)
+
+    metadata = sa.MetaData()
+    texts = sa.Table(
+        "texts", metadata, sa.Column("id", sa.Integer, primary_key=True),
+        *[sa.Column(f"c{i}", sa.Integer) for i in range(limit)],
+        *(sa.Index(f"ix_texts_{i}", f"c{i}") for i in range(limit - 2)),
+    )
+
+    @sa.event.listens_for(texts, "after_create")
+    def two_more(target: sa.Table, connection: sa.Connection, **kw: object) -> None:
+        connection.exec_driver_sql("CREATE INDEX ASYNC ix_texts_a ON texts (c22)")  # the 24th
+        connection.exec_driver_sql("CREATE INDEX ASYNC ix_texts_b ON texts (c23)")  # one too many
+
+    with pytest.raises(sa.exc.DBAPIError, match=r"too many indexes on table \(max 24\)"):
+        metadata.create_all(engine)
+    names = {i["name"] for i in sa.inspect(engine).get_indexes("texts")}
+    assert len(names) == limit - 1 and "ix_texts_a" in names and "ix_texts_b" not in names
+
+
 def test_sessions_run_repeatable_read_in_utc(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "repeatable read"

@@ -308,6 +308,8 @@ class AuroraDSQLDialect(PGDialect):
         try:
             super().do_execute(cursor, statement, parameters, context)
         except Exception as error:
+            if context is not None and context.failed_as_job(error):
+                return
             with self._answer_as_dsql(error, cursor, context):
                 super().do_execute(cursor, statement, parameters, context)
 
@@ -326,6 +328,8 @@ class AuroraDSQLDialect(PGDialect):
         try:
             super().do_execute_no_params(cursor, statement, context)
         except Exception as error:
+            if context is not None and context.failed_as_job(error):
+                return
             with self._answer_as_dsql(error, cursor, context):
                 super().do_execute_no_params(cursor, statement, context)
 

@@ -61,6 +61,8 @@ class DDLFacts:
     """Columns of the table created."""
     key_columns: int = 0
     """The most key columns of any index or key constraint in the statement."""
+    table: str | None = None
+    """The quoted name of the table a CREATE TABLE creates."""
     key_bytes: int | None = None
     """The most bytes any index key the statement makes can take
     (:func:`~aurora_dsql_sqlalchemy.local.keysize.most_key_bytes`); ``None``:
@@ -170,8 +172,10 @@ def table_facts(create: Any, expressions: list[str], schema_translate: bool, dia
         key_bytes.append(most_key_bytes(constraint.columns, table.primary_key.columns if secondary else ()))
         if cls is sa_schema.PrimaryKeyConstraint:
             primary_keys = ((name, names),)
+    quoted = _quoted(table)
     return DDLFacts(
-        index_table=_quoted(table) if indexed else None,
+        index_table=quoted if indexed else None,
+        table=quoted,
         vouched=True,
         expressions=tuple(expressions),
         created=(("table", name),),

@@ -65,6 +65,24 @@ def _options(obj: Any, dialect_name: str) -> Any:
     return obj.dialect_options[dialect_name]
 
 
+def _given_options(obj: Any) -> dict[str, Any]:
+    """The dialect options given to ``obj`` by name, as :func:`dialect_option`
+    reads them (``auroradsql_<name>`` over ``postgresql_<name>``), in one pass
+    over what was given (usually nothing)."""
+    if "dialect_options" not in obj.__dict__:
+        return _NO_OPTIONS
+    given: dict[str, Any] = {}
+    ours: dict[str, Any] = {}
+    for key, value in obj.dialect_kwargs.items():
+        dialect_name, _, name = key.partition("_")
+        if dialect_name == "postgresql":
+            given[name] = value
+        elif dialect_name == "auroradsql" and value is not None:
+            ours[name] = value
+    given.update(ours)
+    return given
+
+
 _SORT_DIRECTIONS = (operators.asc_op, operators.desc_op)
 _NULLS_ORDER = (operators.nulls_first_op, operators.nulls_last_op)
 
@@ -146,6 +164,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
     """What this compiler vouches for in the CREATE TABLE / CREATE INDEX it
     compiled (see :mod:`aurora_dsql_sqlalchemy.compiled_ddl`)."""
     _dsql_defaults: list[str] | None = None
+    _dsql_enum_columns: list[Any] | None = None
 
     # -- tables ------------------------------------------------------------------
 
@@ -169,6 +188,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
                 f"Table {table.name!r} ({len(table.columns)} columns)", "columns-per-table"
             )
         defaults = self._dsql_defaults = []
+        self._dsql_enum_columns = []
         try:
             text: str = super().visit_create_table(create, **kw)
         except sa_exc.CompileError as error:
@@ -178,7 +198,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
                 raise error.__cause__ from None
             raise
         finally:
-            self._dsql_defaults = None
+            self._dsql_defaults = self._dsql_enum_columns = None
         if self._vouching():
             self.dsql_facts = table_facts(create, defaults, bool(self.schema_translate_map), self.dialect)
         else:
@@ -200,8 +220,11 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         text = super().create_table_constraints(
             table, _include_foreign_key_constraints=_include_foreign_key_constraints, **kw
         )
-        enum_checks = [self._enum_check(column) for column in table.columns]
-        enum_checks = [c for c in enum_checks if c]
+        # the Enum columns get_column_specification saw (all columns, when called on its own)
+        columns = self._dsql_enum_columns
+        if columns is None:
+            columns = [c for c in table.columns if isinstance(_impl_of(c, self.dialect), sqltypes.Enum)]
+        enum_checks = [check for check in map(self._enum_check, columns) if check]
         if enum_checks:
             text = ", \n\t".join(filter(None, [text, *enum_checks]))
         return text
@@ -210,10 +233,8 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         """CHECK (col IN (...)) for an Enum column whose type made no constraint
         itself (SQLAlchemy's default, create_constraint=False), so DSQL still
         validates the values although it has no enum types."""
-        enum = column.type.dialect_impl(self.dialect)
-        if isinstance(enum, sqltypes.TypeDecorator):
-            enum = enum.impl
-        if not isinstance(enum, sqltypes.Enum) or not enum.enums:
+        enum = _impl_of(column, self.dialect)
+        if not enum.enums:
             return None
         if getattr(column.type, "create_constraint", False):
             return None  # SQLAlchemy adds its own type-bound CHECK
@@ -223,13 +244,14 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         return f"CHECK ({self.preparer.format_column(column)} IN ({values}))"
 
     def get_column_specification(self, column: Any, **kw: Any) -> str:
-        self._check_column_type(column)
+        impl = _impl_of(column, self.dialect)
+        self._check_column_type(column, impl)
         if column.identity is not None:
             subject = f"Identity column {column.table.name}.{column.name}"
             _check_cache(subject, column.identity.cache)
-            if keys._integer_impl(column, self.dialect) is None:
+            if not isinstance(impl, sqltypes.Integer):
                 raise DSQLUnsupportedError(f"{subject} ({column.type})", "identity-type")
-        if keys.is_serial_key(column, self.dialect):
+        if column.primary_key and keys.is_serial_key(column, self.dialect):
             # PostgreSQL would write SERIAL, which DSQL lacks: the sole key
             # becomes an identity column (BIGINT, the type compiler decides).
             name = self.preparer.format_column(column)
@@ -239,16 +261,14 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             return f"{name} {type_} NOT NULL"
         return super().get_column_specification(column, **kw)
 
-    def _check_column_type(self, column: Any) -> None:
-        impl = column.type.dialect_impl(self.dialect)
-        if isinstance(impl, sqltypes.TypeDecorator):
-            impl = impl.impl_instance
-        type_name = _dsql_type_family(impl)
-        if type_name in rules.RUNTIME_ONLY_TYPES or type_name in rules.UNAVAILABLE_TYPES:
+    def _check_column_type(self, column: Any, impl: Any) -> None:
+        if _dsql_type_family(impl) in _REFUSED_COLUMN_TYPES:
             raise DSQLUnsupportedError(_column_subject(column), "column-type")
         if getattr(impl, "collation", None):
             raise DSQLUnsupportedError(_column_subject(column), "collate")
-        if (
+        if isinstance(impl, sqltypes.Enum) and self._dsql_enum_columns is not None:
+            self._dsql_enum_columns.append(column)
+        elif (
             isinstance(impl, sqltypes.Numeric)
             # what is emitted: the drivers' float types subclass Numeric, not Float
             and impl.__visit_name__.lower() in ("numeric", "decimal")
@@ -345,7 +365,8 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         """
         index = create.element
         self._verify_index_table(index)
-        self._refuse_index_options(index)
+        given = _given_options(index)
+        self._refuse_index_options(index, given)
         keys = self._index_keys(index)
 
         text = "CREATE UNIQUE INDEX ASYNC " if index.unique else "CREATE INDEX ASYNC "
@@ -356,11 +377,13 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             self.preparer.format_table(index.table),
             ", ".join(keys),
         )
-        text += self._define_include(index)
-        distinct = self.define_unique_constraint_distinct(index)
-        if distinct:
-            text += " " + distinct.rstrip()
-        where = dialect_option(index, "where")
+        text += self._include_clause(index, given.get("include"))
+        nulls_not_distinct = given.get("nulls_not_distinct")  # as define_unique_constraint_distinct
+        if nulls_not_distinct is True:
+            text += " NULLS NOT DISTINCT"
+        elif nulls_not_distinct is False:
+            text += " NULLS DISTINCT"
+        where = given.get("where")
         if where is not None:
             where = self.sql_compiler.process(
                 coercions.expect(roles.DDLExpressionRole, where), include_table=False, literal_binds=True
@@ -370,24 +393,30 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
         return text
 
     def _define_include(self, obj: Any) -> str:
-        include = dialect_option(obj, "include")
+        # PostgreSQL's hook (also for constraints, SQLAlchemy 2.1): reads either spelling
+        return self._include_clause(obj, dialect_option(obj, "include"))
+
+    def _include_clause(self, obj: Any, include: Any) -> str:
         if not include:
             return ""
         columns = [obj.table.c[c] if isinstance(c, str) else c for c in include]
         return " INCLUDE (%s)" % ", ".join(self.preparer.quote(c.name) for c in columns)
 
-    def _refuse_index_options(self, index: Any) -> None:
+    def _refuse_index_options(self, index: Any, given: dict[str, Any]) -> None:
         subject = f"Index {index.name!r}"
-        pg = _options(index, "postgresql")
-        using = pg.get("using")
-        if using and str(using).lower() not in rules.INDEX_ACCESS_METHODS:
-            raise DSQLUnsupportedError(f"{subject} (postgresql_using={using!r})", "index-using")
-        if pg.get("ops"):
-            raise DSQLUnsupportedError(f"{subject} (postgresql_ops)", "index-opclass")
-        if pg.get("concurrently"):
-            raise DSQLUnsupportedError(f"{subject} (postgresql_concurrently)", "index-concurrently")
-        if pg.get("with") or pg.get("tablespace"):
-            raise DSQLUnsupportedError(f"{subject} (postgresql_with / postgresql_tablespace)", "index-storage")
+        if given:
+            pg = _options(index, "postgresql")
+            using = pg.get("using")
+            if using and str(using).lower() not in rules.INDEX_ACCESS_METHODS:
+                raise DSQLUnsupportedError(f"{subject} (postgresql_using={using!r})", "index-using")
+            if pg.get("ops"):
+                raise DSQLUnsupportedError(f"{subject} (postgresql_ops)", "index-opclass")
+            if pg.get("concurrently"):
+                raise DSQLUnsupportedError(f"{subject} (postgresql_concurrently)", "index-concurrently")
+            if pg.get("with") or pg.get("tablespace"):
+                raise DSQLUnsupportedError(
+                    f"{subject} (postgresql_with / postgresql_tablespace)", "index-storage"
+                )
         if len(index.expressions) > rules.LIMITS.index_key_columns:
             raise DSQLUnsupportedError(
                 f"{subject} ({len(index.expressions)} key columns)", "index-key-columns"
@@ -465,6 +494,15 @@ def _check_cache(subject: str, cache: int | None) -> None:
         raise DSQLUnsupportedError(f"{subject} (CACHE {cache})", "sequence-cache")
 
 
+_REFUSED_COLUMN_TYPES: Final = rules.RUNTIME_ONLY_TYPES | rules.UNAVAILABLE_TYPES
+
+
+def _impl_of(column: Any, dialect: Any) -> Any:
+    """The type the dialect emits for ``column`` (a TypeDecorator's own type)."""
+    impl = column.type.dialect_impl(dialect)
+    return impl.impl_instance if isinstance(impl, sqltypes.TypeDecorator) else impl
+
+
 def _column_subject(column: Any) -> str:
     return f"Column {column.table.name}.{column.name} ({column.type!r})"
 
@@ -477,12 +515,18 @@ class AuroraDSQLTypeCompiler(pg_base.PGTypeCompiler):
     applies when no ``auroradsql`` variant is given."""
 
     def process(self, type_: Any, **kw: Any) -> str:
-        type_ = postgresql_variant(type_, self.dialect.name)
+        given = type_
+        variants = _compat.variant_mapping(given)
+        if variants:
+            type_ = postgresql_variant(given, self.dialect.name)
         column = kw.get("type_expression")
         if (
             isinstance(column, sa_schema.Column)
             # only an integer (or a type that may stand for one) is widened
-            and (isinstance(column.type, _MAYBE_INTEGER) or _compat.variant_mapping(column.type))
+            and (
+                isinstance(column.type, _MAYBE_INTEGER)
+                or (variants if column.type is given else _compat.variant_mapping(column.type))
+            )
             and keys.is_widened(column, self.dialect)
         ):
             # DSQL identity columns and sequences are BIGINT, and so must be

@@ -89,6 +89,21 @@ def state_of(pooled_connection: Any) -> TransactionState | None:
         return None
 
 
+class _BuiltHere:
+    """A local index build sent as itself: its job id (chosen by the dialect)
+    and, once it ran, the details of its failure (``None``: it succeeded)."""
+
+    __slots__ = ("failure", "job_id")
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.failure: str | None = None
+
+
+_JOB_ID_DESCRIPTION: Final = [("job_id", 25, None, None, None, None, None)]
+"""The DBAPI description of DSQL's answer to an ASYNC statement (one text column)."""
+
+
 class AuroraDSQLExecutionContext(PGExecutionContext):
     """Execution context of the Aurora DSQL dialect (see the module docs)."""
 
@@ -99,6 +114,8 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
     _dsql_state: TransactionState | None = None
     _dsql_subject: str | None = None
     _dsql_deferred = False
+    _dsql_built: _BuiltHere | None = None
+    _dsql_pooled: Any = None
 
     # -- before ----------------------------------------------------------------------
 
@@ -132,19 +149,40 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
                 dialect.local.before_write(state)
         if dialect.local is not None and self.dsql_refusal is None:
             if plan.job is not None:
-                self.statement, self._dsql_deferred = self._local_job_sql(plan, self._subject())
+                self.statement, self._dsql_deferred = self._local_job_sql(plan, self._subject(), True)
             elif plan.local_sql:
                 self.statement = plan.local_sql
 
-    def _local_job_sql(self, plan: StatementPlan, subject: str) -> tuple[str, bool]:
+    def _local_job_sql(self, plan: StatementPlan, subject: str, own: bool = False) -> tuple[str, bool]:
         """The local statement of ``plan``'s job, and whether recording the job
-        is left for the end of the create_all() it runs in (one INSERT for all)."""
+        is left for the end of the create_all() it runs in (one INSERT for all).
+
+        There, an index build that is the context's ``own`` statement is sent
+        as itself: its job row is made by :meth:`_job_row`, and a UNIQUE
+        build's duplicate keys are a failed job (:meth:`failed_as_job`)."""
         local: Any = self.dialect.local
-        deferred = JobWaiter.defers_records(self.root_connection)
-        sql = local.job_sql(
-            plan, subject, percent_escaped=not self.no_parameters, job_id=new_job_id() if deferred else None
-        )
+        deferred = JobWaiter.defers_records(self._pooled())
+        escaped = not self.no_parameters
+        if deferred and own and plan.job == "index":
+            self._dsql_built = _BuiltHere(new_job_id())
+            indexes = None
+            if local.counts_indexes and len(plan.index_tables) == 1:
+                fresh = JobWaiter.fresh_tables(self._pooled())
+                indexes = fresh.get(plan.index_tables[0]) if fresh else None
+            return local.index_build_sql(plan, percent_escaped=escaped, indexes=indexes), True
+        sql = local.job_sql(plan, subject, percent_escaped=escaped, job_id=new_job_id() if deferred else None)
         return sql, deferred
+
+    def failed_as_job(self, error: BaseException) -> bool:
+        """An index build sent as itself failed as DSQL's job would (a UNIQUE
+        index over duplicate rows): the statement succeeds, its job is
+        recorded as failed (from the dialect's ``do_execute*``)."""
+        built = self._dsql_built
+        if built is None:
+            return False
+        local: Any = self.dialect.local
+        built.failure = local.build_failure(error)
+        return built.failure is not None
 
     def _what_sqlalchemy_knows(self) -> tuple[Kind | None, DDLFacts | None]:
         if self.isddl:
@@ -158,13 +196,21 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             return None, None  # a SELECT whose CTEs may write: the text decides
         return Kind.QUERY, None
 
+    def _pooled(self) -> Any:
+        """The pool's connection the statement runs on (once per statement)."""
+        pooled = self._dsql_pooled
+        if pooled is None:
+            pooled = self._dsql_pooled = self.root_connection.connection
+        return pooled
+
     def _state(self) -> TransactionState:
-        return transaction_state(self.root_connection.connection)
+        return transaction_state(self._pooled())
 
     def _before_ddl(self, plan: StatementPlan) -> None:
         dialect = self.dialect
-        dbapi_conn: Any = self.root_connection.connection.dbapi_connection
-        state = self._dsql_state = self._state()
+        pooled = self._pooled()
+        dbapi_conn: Any = pooled.dbapi_connection
+        state = self._dsql_state = transaction_state(pooled)
         if dialect._dbapi_in_transaction(dbapi_conn):
             if state.wrote:
                 rule = rules.rule("ddl-dml-mix")
@@ -203,7 +249,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         if refusal is None:
             return
         if refusal.aborts:
-            dbapi_conn: Any = self.root_connection.connection.dbapi_connection
+            dbapi_conn: Any = self._pooled().dbapi_connection
             if self.dialect._dbapi_transaction_status(dbapi_conn) == "failed":
                 return
             LocalMode.abort_transaction(dbapi_conn)
@@ -246,22 +292,49 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             if isinstance(compiled, AuroraDSQLDDLCompiler):
                 for followup in compiled.followup_statements:
                     started.extend(self._run_followup(followup))
+            if self.dialect.local is not None and self.dialect.local.counts_indexes:
+                self._count_fresh_indexes(plan)
         finally:
             self._restore_autocommit()
             if self._dsql_state is not None:
                 self._dsql_state.reset()
         for job_id, subject, failure in started:
-            self.dialect.job_waiter.started(self.root_connection, job_id, subject, failure)
+            self.dialect.job_waiter.started(self._pooled(), job_id, subject, failure)
+
+    def _count_fresh_indexes(self, plan: StatementPlan) -> None:
+        """Strict mode, inside create_all(): keep count of the indexes of the
+        tables it created, so their builds need no count on the server (see
+        :meth:`_local_job_sql`).  Any other DDL there forgets the counts."""
+        fresh = JobWaiter.fresh_tables(self._pooled())
+        if fresh is None:
+            return
+        built = self._dsql_built
+        facts = getattr(self.compiled, "dsql_facts", None)
+        if built is not None and len(plan.index_tables) == 1:
+            table = plan.index_tables[0]
+            if table in fresh:  # a failed build counts too (DSQL keeps an INVALID index)
+                fresh[table] += 1
+        elif facts is not None and facts.vouched and facts.table is not None:
+            fresh[facts.table] = len(facts.indexed)
+        else:
+            fresh.clear()
 
     def _job_row(
         self, cursor: Any, plan: StatementPlan, subject: str, deferred: bool, rebuffer: bool
     ) -> tuple[str, str, object]:
-        row = cursor.fetchone()
-        if self.dialect.local is not None:  # (job_id, details) of a job already run
-            job_id, failure, description = str(row[0]), row[1], cursor.description[:1]
+        built = self._dsql_built if rebuffer else None
+        failure: object
+        if built is not None:  # a local build sent as itself: the row is made here
+            job_id, failure, description = built.job_id, built.failure, _JOB_ID_DESCRIPTION
+            JobWaiter.unrecorded(self._pooled(), (job_id, failure, job_type(plan.job), subject))
+        elif self.dialect.local is not None:  # (job_id, details) of a job already run
+            row = cursor.fetchone()
+            job_id, details, description = str(row[0]), row[1], cursor.description[:1]
             if deferred:
-                JobWaiter.unrecorded(self.root_connection, (job_id, failure, job_type(plan.job), subject))
+                JobWaiter.unrecorded(self._pooled(), (job_id, details, job_type(plan.job), subject))
+            failure = details
         else:
+            row = cursor.fetchone()
             job_id, failure, description = str(row[0]), ASK, cursor.description
         if rebuffer:  # the caller's result still has the job_id row, as DSQL answers it
             self.cursor_fetch_strategy = FullyBufferedCursorFetchStrategy(
@@ -277,7 +350,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         deferred = False
         if dialect.local is not None and plan.job is not None:
             sql, deferred = self._local_job_sql(plan, subject)
-        dbapi_conn: Any = self.root_connection.connection.dbapi_connection
+        dbapi_conn: Any = self._pooled().dbapi_connection
         cursor = dbapi_conn.cursor()
         try:
             # the statement's (empty) parameters: the driver then turns the "%%"

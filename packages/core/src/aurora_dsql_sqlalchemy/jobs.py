@@ -27,6 +27,7 @@ local mode runs jobs synchronously and knows it)."""
 _PENDING_KEY: Final = "auroradsql_pending_jobs"
 _DEPTH_KEY: Final = "auroradsql_ddl_depth"
 _UNRECORDED_KEY: Final = "auroradsql_unrecorded_jobs"
+_FRESH_KEY: Final = "auroradsql_fresh_tables"
 
 
 class JobWaiter:
@@ -57,18 +58,18 @@ class JobWaiter:
         raise IndexJobFailed(job_id, subject, detail_row[0] if detail_row else None)
 
     def started(
-        self, connection: Any, job_id: str, subject: str, failure: object | str | None
+        self, pooled: Any, job_id: str, subject: str, failure: object | str | None
     ) -> None:
-        """A job was started on ``connection`` (a SQLAlchemy ``Connection``):
-        wait for it now, or when the outermost DDL operation ends.  ``failure``
-        as for :meth:`finish`."""
+        """A job was started on ``pooled`` (the pool's connection of a SQLAlchemy
+        ``Connection``): wait for it now, or when the outermost DDL operation
+        ends.  ``failure`` as for :meth:`finish`."""
         if not self.enabled:
             return
-        info = connection.connection.info
+        info = pooled.info
         if info.get(_DEPTH_KEY):
             info.setdefault(_PENDING_KEY, []).append((job_id, subject, failure))
         else:
-            self.finish(connection.connection.dbapi_connection, job_id, subject, failure)
+            self.finish(pooled.dbapi_connection, job_id, subject, failure)
 
     def finish(self, dbapi_conn: Any, job_id: str, subject: str, failure: object | str | None) -> None:
         """``failure`` is ``ASK`` (wait on the server), ``None`` (succeeded) or
@@ -81,17 +82,31 @@ class JobWaiter:
     # -- local mode: jobs recorded when the outermost DDL operation ends ---------------
 
     @staticmethod
-    def defers_records(connection: Any) -> bool:
-        """Inside ``create_all()`` / ``Table.create()`` on ``connection``: local
-        mode records the jobs it runs there together, at the end
-        (:meth:`unrecorded`, then :meth:`record_jobs`)."""
-        return bool(connection.connection.info.get(_DEPTH_KEY))
+    def defers_records(pooled: Any) -> bool:
+        """Inside ``create_all()`` / ``Table.create()`` on ``pooled`` (a pool's
+        connection): local mode records the jobs it runs there together, at
+        the end (:meth:`unrecorded`, then :meth:`record_jobs`)."""
+        return bool(pooled.info.get(_DEPTH_KEY))
 
     @staticmethod
-    def unrecorded(connection: Any, job: tuple[str, str | None, str, str]) -> None:
+    def fresh_tables(pooled: Any) -> dict[str, int] | None:
+        """Inside ``create_all()`` / ``Table.create()`` on ``pooled``: the
+        tables it created so far (quoted names), with the indexes each has
+        now, for strict mode's count of indexes per table; else ``None``.
+        The caller clears it on any other DDL, which may have changed them."""
+        info = pooled.info
+        if not info.get(_DEPTH_KEY):
+            return None
+        fresh = info.get(_FRESH_KEY)
+        if fresh is None:
+            fresh = info[_FRESH_KEY] = {}
+        return fresh  # type: ignore[no-any-return]
+
+    @staticmethod
+    def unrecorded(pooled: Any, job: tuple[str, str | None, str, str]) -> None:
         """A local job ``(job_id, details, job_type, subject)`` that ran and is
         not in the jobs table yet."""
-        connection.connection.info.setdefault(_UNRECORDED_KEY, []).append(job)
+        pooled.info.setdefault(_UNRECORDED_KEY, []).append(job)
 
     @staticmethod
     def record_jobs(info: dict[str, Any], dbapi_conn: Any) -> None:
@@ -128,27 +143,33 @@ class JobWaiter:
 # -- the nesting of create_all / Table.create / Index.create ---------------------------------
 
 
-def _ours(connection: Any) -> bool:
-    # create_mock_engine()'s MockConnection has no pooled connection and runs nothing
-    return getattr(connection.dialect, "job_waiter", None) is not None and hasattr(
-        connection, "connection"
-    )
+def _info(connection: Any) -> dict[str, Any] | None:
+    """The pooled connection's ``info`` of an auroradsql ``connection``, else
+    ``None`` (another dialect; create_mock_engine()'s MockConnection has no
+    pooled connection and runs nothing)."""
+    if getattr(connection.dialect, "job_waiter", None) is None:
+        return None
+    try:
+        return connection.connection.info  # type: ignore[no-any-return]
+    except AttributeError:
+        return None
 
 
 def _enter_ddl(target: Any, connection: Any, **kw: Any) -> None:
-    if _ours(connection):
-        info = connection.connection.info
+    info = _info(connection)
+    if info is not None:
         info[_DEPTH_KEY] = info.get(_DEPTH_KEY, 0) + 1
 
 
 def _leave_ddl(target: Any, connection: Any, **kw: Any) -> None:
-    if not _ours(connection):
+    info = _info(connection)
+    if info is None:
         return
-    info = connection.connection.info
     depth = info.get(_DEPTH_KEY, 1) - 1
     info[_DEPTH_KEY] = depth
     if depth <= 0:
         info.pop(_DEPTH_KEY, None)
+        info.pop(_FRESH_KEY, None)
         waiter = connection.dialect.job_waiter
         # recorded first: a failed job's id in IndexJobFailed can be looked up
         waiter.record_jobs(info, connection.connection.dbapi_connection)
@@ -162,6 +183,7 @@ def forget_ddl_state(dbapi_connection: Any, record: Any) -> None:
     if record is not None:
         record.info.pop(_DEPTH_KEY, None)
         record.info.pop(_PENDING_KEY, None)
+        record.info.pop(_FRESH_KEY, None)
         try:  # the jobs that did run before the failure are still recorded
             JobWaiter.record_jobs(record.info, dbapi_connection)
         except Exception:  # a broken connection: the pool discards it

@@ -51,6 +51,11 @@ _CLEAN_SINCE: Final = "aurora_dsql_prepared_clean_since"
 psycopg last forgot the connection's prepared statements."""
 
 
+_PQTRANS_IDLE: Final = 0
+_PQTRANS_INERROR: Final = 3
+"""libpq's ``PGTransactionStatusType`` values (``psycopg.pq.TransactionStatus``)."""
+
+
 class AuroraDSQLExecutionContext_psycopg(AuroraDSQLExecutionContext, PGExecutionContext_psycopg):
     def post_exec(self) -> None:
         super().post_exec()
@@ -80,14 +85,13 @@ class _AuroraDSQLDialect_common_psycopg(AuroraDSQLDialect):
         return errors.lookup(sqlstate)(message)  # psycopg's classes carry .sqlstate
 
     def _dbapi_transaction_status(self, dbapi_conn: Any) -> str:
-        from psycopg.pq import TransactionStatus
-
-        # psycopg's connection, or SQLAlchemy's adaptation of the async one
+        # psycopg's connection, or SQLAlchemy's adaptation of the async one;
+        # libpq's own status (conn.info would build an object each time)
         driver_conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)
-        status = driver_conn.info.transaction_status
-        if status == TransactionStatus.IDLE:
+        status = driver_conn.pgconn.transaction_status
+        if status == _PQTRANS_IDLE:
             return "idle"
-        return "failed" if status == TransactionStatus.INERROR else "open"
+        return "failed" if status == _PQTRANS_INERROR else "open"
 
 
 class AuroraDSQLDialect_psycopg(_AuroraDSQLDialect_common_psycopg, PGDialect_psycopg):  # type: ignore[misc]

@@ -69,6 +69,7 @@ so the refusal leaves the caller's connection usable, as on DSQL.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -265,16 +266,21 @@ def _as_written(name: str, escaped: bool) -> str:
 
 
 def _counts_call(created: list[str], limits: rules.Limits, enforces: Callable[[str], bool]) -> str:
-    checked = [kind in created and enforces(rule_id) for kind, rule_id, _ in _KINDS]
+    checked = tuple(kind in created and enforces(rule_id) for kind, rule_id, _ in _KINDS)
     if not any(checked):
         return ""
+    return _counts_call_text(checked, created.count("table"), created.count("sequence"), limits)
+
+
+@functools.lru_cache(maxsize=64)
+def _counts_call_text(checked: tuple[bool, ...], tables: int, sequences: int, limits: rules.Limits) -> str:
+    """The ``check_counts`` CALL (the same for every CREATE TABLE of a shape)."""
     figures = [
         str(int(getattr(limits, field))) if on else "NULL" for (_, _, field), on in zip(_KINDS, checked, strict=True)
     ]
-    made = [str(created.count(kind)) for kind in ("table", "sequence")]
     kinds = [rules.RULES[rule_id] for _, rule_id, _ in _KINDS]
     return (
-        f"\n;CALL {LOCAL_SCHEMA}.check_counts({', '.join(figures + made)}, "
+        f"\n;CALL {LOCAL_SCHEMA}.check_counts({', '.join([*figures, str(tables), str(sequences)])}, "
         f"{_array([_literal(rule.sqlstate) for rule in kinds])}::text[], "
         f"{_array([_literal(rule.server_message()) for rule in kinds])}::text[], "
         f"{_array([_literal(_advice(rule)) for rule in kinds])}::text[])"

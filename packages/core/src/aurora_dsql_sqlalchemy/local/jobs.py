@@ -24,10 +24,16 @@ The ASYNC statements run synchronously, in one round trip, through
 of indexes per table), builds the index, records the job and answers its
 id.  A UNIQUE build over duplicate rows records a *failed* job, as DSQL does
 (DSQL also leaves an INVALID index behind; locally no index is left).
-Inside ``create_all()`` / ``Table.create()`` the jobs are built by ``build``
-(the same, with the id chosen by the dialect and nothing recorded yet) and
-recorded together, in one INSERT, when the outermost operation ends and
-before its jobs are waited for (:class:`~aurora_dsql_sqlalchemy.jobs.JobWaiter`).
+Inside ``create_all()`` / ``Table.create()`` the jobs get ids chosen by the
+dialect and are recorded together, in one INSERT, when the outermost
+operation ends and before its jobs are waited for
+(:class:`~aurora_dsql_sqlalchemy.jobs.JobWaiter`).  There an index build
+is sent as itself (:func:`index_build_sql`: no PL/pgSQL around it, and in
+strict mode the count of indexes only for tables that operation did not
+create, whose indexes the dialect counts itself); a UNIQUE build's
+duplicate keys then fail the statement, and the dialect reports a failed job
+instead, as DSQL does.  A constraint validation there still runs through
+``build`` (the same as ``run_job``, without the recording).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from typing import Any, Final
 __all__ = [
     "LOCAL_SCHEMA",
     "SESSION_OPTIONS",
+    "build_failure",
+    "index_build_sql",
     "install_local_schema",
     "job_type",
     "localize",
@@ -109,6 +117,13 @@ BEGIN
     END;
 END
 $$;
+-- a refusal raised from a plain SELECT (called only when a check fails)
+CREATE OR REPLACE FUNCTION {LOCAL_SCHEMA}.refuse(sqlstate text, message text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = sqlstate, MESSAGE = message;
+END
+$$;
 -- build, then record the job
 CREATE OR REPLACE FUNCTION {LOCAL_SCHEMA}.run_job(statement text, job_type text, subject text, tables text[],
     index_limit integer, limit_sqlstate text, limit_message text, OUT job_id text, OUT details text)
@@ -126,7 +141,7 @@ $$;
 
 _VERSION_PROBE: Final = (
     f"SELECT to_regprocedure('{LOCAL_SCHEMA}.build(text, text, boolean, text[], integer, text, text)')"
-    " IS NOT NULL"
+    f" IS NOT NULL AND to_regprocedure('{LOCAL_SCHEMA}.refuse(text, text)') IS NOT NULL"
 )
 
 _SYS_NAMES: Final = re.compile(
@@ -242,6 +257,43 @@ def run_job_sql(
         first = (_literal(job_id, percent_escaped), _literal(body, percent_escaped), "true" if can_fail else "false")
         function = "build"
     return f"SELECT job_id, details FROM {LOCAL_SCHEMA}.{function}({', '.join(first + checks)})"
+
+
+def index_build_sql(
+    statement: str, tables: tuple[str, ...], limit: tuple[int, str, str] | None, *, percent_escaped: bool
+) -> str:
+    """An index build (``statement``, ASYNC removed) sent as itself, for a job
+    whose id the dialect chooses and records later (inside ``create_all()``):
+    no PL/pgSQL around the build.  ``tables`` and ``limit`` as for
+    :func:`run_job_sql`; the count is checked first, by a plain query that
+    calls ``refuse`` only when a table already has ``limit[0]`` indexes (the
+    statements run as one implicit transaction, so the build never starts).
+
+    A UNIQUE build over duplicate rows then fails as a statement; the dialect
+    reports it as a failed job (:func:`build_failure`), as DSQL does."""
+    if not tables or limit is None:
+        return statement
+    count, sqlstate, message = limit
+    checks = " OR ".join(
+        f"indrelid = to_regclass({_literal(table, percent_escaped)})" for table in tables
+    )
+    return (
+        f"SELECT {LOCAL_SCHEMA}.refuse({_literal(sqlstate, percent_escaped)}, {_literal(message, percent_escaped)})"
+        f" FROM pg_catalog.pg_index WHERE {checks} GROUP BY indrelid HAVING count(*) >= {int(count)};\n"
+        f"{statement}"
+    )
+
+
+UNIQUE_VIOLATION: Final = "23505"
+
+
+def build_failure(sqlstate: str | None, message: str) -> str | None:
+    """The ``details`` of the failed job that a plain index build's error
+    (SQLSTATE, primary message) stands for, as ``build`` words them; ``None``
+    if the error is not a job's failure (it is raised as it is)."""
+    if sqlstate == UNIQUE_VIOLATION:
+        return "found duplicate key(s): " + message
+    return None
 
 
 def record_jobs_sql(jobs: list[tuple[str, str | None, str, str]]) -> str:

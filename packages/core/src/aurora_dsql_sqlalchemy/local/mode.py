@@ -68,6 +68,8 @@ class LocalMode:
         self.strict = mode == "strict"
         self.relaxed = relaxed
         self.limits = limits
+        self.counts_indexes = self.enforces("indexes-per-table")
+        """Strict mode checks DSQL's limit of indexes per table."""
 
     def enforces(self, rule_id: str) -> bool:
         """Strict mode, and the rule not relaxed."""
@@ -104,19 +106,42 @@ class LocalMode:
         """The statement that runs ``plan``'s ASYNC statement as a local job;
         with ``job_id``, one that builds it and leaves the recording to the
         caller (:func:`~aurora_dsql_sqlalchemy.local.jobs.record_jobs_sql`)."""
-        limit = None
-        if plan.index_tables:
-            rule = rules.RULES["indexes-per-table"]
-            limit = (self.limits.indexes_per_table, rule.sqlstate, rule.server_message())
         return jobs.run_job_sql(
             plan.local_sql or "",
             jobs.job_type(plan.job),
             subject,
             plan.index_tables,
-            limit,
+            self._index_limit(plan),
             percent_escaped=percent_escaped,
             job_id=job_id,
         )
+
+    def index_build_sql(self, plan: StatementPlan, *, percent_escaped: bool, indexes: int | None = None) -> str:
+        """``plan``'s index build sent as itself (strict mode: after the count
+        of indexes per table), for a job the dialect records later; see
+        :func:`~aurora_dsql_sqlalchemy.local.jobs.index_build_sql`.
+
+        ``indexes``: how many indexes the table is known to have (one the
+        same ``create_all()`` created): below the limit, nothing is counted
+        on the server."""
+        limit = self._index_limit(plan)
+        if indexes is not None and limit is not None and indexes < limit[0]:
+            limit = None
+        return jobs.index_build_sql(plan.local_sql or "", plan.index_tables, limit, percent_escaped=percent_escaped)
+
+    @staticmethod
+    def build_failure(error: BaseException) -> str | None:
+        """The details of the failed job a plain index build's ``error`` stands
+        for (a UNIQUE build over duplicate rows), else ``None``."""
+        diag = getattr(error, "diag", None)
+        message = getattr(diag, "message_primary", None) or str(error)
+        return jobs.build_failure(sqlstate_of(error), message)
+
+    def _index_limit(self, plan: StatementPlan) -> tuple[int, str, str] | None:
+        if not plan.index_tables:
+            return None
+        rule = rules.RULES["indexes-per-table"]
+        return self.limits.indexes_per_table, rule.sqlstate, rule.server_message()
 
     # -- accounting -------------------------------------------------------------------
 
