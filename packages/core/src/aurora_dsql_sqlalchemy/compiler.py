@@ -175,7 +175,7 @@ class AuroraDSQLDDLCompiler(pg_base.PGDDLCompiler):
             raise DSQLUnsupportedError(f"Table {table.name!r} (TEMPORARY)", "temporary-table")
         if "UNLOGGED" in prefixes:
             raise DSQLUnsupportedError(f"Table {table.name!r} (UNLOGGED)", "tablespace")
-        pg_opts = table.dialect_options["postgresql"]
+        pg_opts = _options(table, "postgresql") if _given_options(table) else _NO_OPTIONS
         if pg_opts.get("partition_by"):
             raise DSQLUnsupportedError(f"Table {table.name!r} (postgresql_partition_by)", "partitioning")
         if pg_opts.get("inherits"):
