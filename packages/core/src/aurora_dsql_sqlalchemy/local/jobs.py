@@ -42,6 +42,8 @@ import os
 import re
 from typing import Any, Final
 
+from .. import rules
+
 __all__ = [
     "LOCAL_SCHEMA",
     "SESSION_OPTIONS",
@@ -112,7 +114,7 @@ BEGIN
     BEGIN
         EXECUTE statement;
     EXCEPTION
-        WHEN unique_violation THEN details := 'found duplicate key(s): ' || SQLERRM;
+        WHEN unique_violation THEN details := '{rules.DUPLICATE_KEY_JOB_DETAILS}: ' || SQLERRM;
         WHEN {" OR ".join(_JOB_FAILURES)} THEN details := SQLERRM;
     END;
 END
@@ -284,15 +286,12 @@ def index_build_sql(
     )
 
 
-UNIQUE_VIOLATION: Final = "23505"
-
-
 def build_failure(sqlstate: str | None, message: str) -> str | None:
     """The ``details`` of the failed job that a plain index build's error
     (SQLSTATE, primary message) stands for, as ``build`` words them; ``None``
     if the error is not a job's failure (it is raised as it is)."""
-    if sqlstate == UNIQUE_VIOLATION:
-        return "found duplicate key(s): " + message
+    if sqlstate == rules.DUPLICATE_KEY_SQLSTATE:
+        return f"{rules.DUPLICATE_KEY_JOB_DETAILS}: {message}"
     return None
 
 
