@@ -1118,6 +1118,80 @@ def test_a_count_far_from_the_limit_is_renewed(dsql_url: URL, catalog_schema: sa
         engine.dispose()
 
 
+def _count_metadata(tables: int, identity: bool = False) -> sa.MetaData:
+    metadata = sa.MetaData()
+    for number in range(tables):
+        key = sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True) if identity else sa.Column(
+            "id", sa.BigInteger, primary_key=True, autoincrement=False
+        )
+        sa.Table(f"many{number:02}", metadata, key, sa.Column("name", sa.String(20), index=True))
+    return metadata
+
+
+def _sent_creates(engine: sa.Engine) -> list[str]:
+    sent: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().startswith("CREATE TABLE"):
+            sent.append(statement)
+
+    return sent
+
+
+@pytest.mark.parametrize("kind", ["tables", "sequences"])
+def test_create_all_counts_on_the_client_and_refuses_at_the_limit(
+    dsql_url: URL, catalog_schema: sa.Engine, kind: Literal["tables", "sequences"]
+) -> None:
+    """Inside create_all(), strict mode keeps the count of tables and sequences
+    on the client and sends a CREATE TABLE without the server's count while the
+    database is more than a tenth of the limit below it; nearer, each one
+    carries the count, and the one past the limit is refused with DSQL's error
+    and does not happen."""
+    held = _held(catalog_schema, kind)
+    room = 25
+    engine = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, **{kind: held + room}))
+    sent = _sent_creates(engine)
+    try:
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            _count_metadata(room + 5, identity=kind == "sequences").create_all(engine)
+        assert _sqlstate(raised.value) == rules.RULES[f"{kind}-per-database"].sqlstate
+        assert _held(catalog_schema, kind) == held + room
+        counted = ["check_counts" in statement for statement in sent]
+        assert len(counted) == room + 1
+        limit = held + room
+        uncounted = limit - limit // 10 - held  # the CREATEs that leave more than a tenth free
+        assert counted == [False] * uncounted + [True] * (room + 1 - uncounted)
+    finally:
+        engine.dispose()
+
+
+def test_create_all_counts_again_what_other_sessions_made(dsql_url: URL, catalog_schema: sa.Engine) -> None:
+    """The count create_all() keeps on the client is renewed after
+    ``RECOUNT_AFTER_SECONDS``, as the server's own is: tables another session
+    made meanwhile count."""
+    from aurora_dsql_sqlalchemy.local.catalog import RECOUNT_AFTER_SECONDS
+
+    held = _held(catalog_schema, "tables")
+    engine = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, tables=held + 40))
+    metadata = _count_metadata(3)
+
+    @sa.event.listens_for(metadata.tables["many00"], "after_create")
+    def others_fill_the_database(target: sa.Table, connection: sa.Connection, **kw: object) -> None:
+        with catalog_schema.connect() as admin:
+            for number in range(39):
+                admin.exec_driver_sql(f"CREATE TABLE other{number} (id bigint PRIMARY KEY)")
+        time.sleep(RECOUNT_AFTER_SECONDS + 0.2)
+
+    try:
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            metadata.create_all(engine)
+        assert _sqlstate(raised.value) == rules.RULES["tables-per-database"].sqlstate
+        assert _held(catalog_schema, "tables") == held + 40
+    finally:
+        engine.dispose()
+
+
 def test_relaxed_rule_reaches_postgresql(dsql_url: URL, schema: None) -> None:
     relaxed = sa.create_engine(dsql_url, relax=["truncate"])
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -211,6 +212,46 @@ def test_data_then_schema_in_one_block_each_in_own_transaction(
     audit = ddl_audit()
     assert [tag for _, tag, _, _ in audit] == ["CREATE INDEX", "COMMENT"]
     assert len({txid for txid, _, _, _ in audit}) == 2
+
+
+def test_rows_written_inside_create_all_stay_in_the_callers_transaction(mode_engine: sa.Engine) -> None:
+    """The DDL of a create_all() commits statement by statement (the driver's
+    autocommit stays on from one DDL statement to the next); a row an
+    ``after_create`` listener writes still goes into the caller's transaction,
+    which the caller's failure rolls back, and the connection goes back to
+    the pool as it came out of it."""
+    metadata = sa.MetaData()
+    seeded = sa.Table(
+        "seeded",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("body", sa.String(20), index=True),
+        sa.Index("ix_seeded_id_body", "id", "body"),
+    )
+
+    @sa.event.listens_for(seeded, "after_create")
+    def seed(target: sa.Table, connection: sa.Connection, **kw: Any) -> None:
+        connection.execute(seeded.insert().values(id=1, body="first"))
+        raise RuntimeError("the caller fails after the seed row")
+
+    with pytest.raises(RuntimeError, match="seed row"):
+        metadata.create_all(mode_engine)
+    with mode_engine.connect() as conn:
+        assert conn.connection.dbapi_connection.autocommit is False
+        # the table and both indexes exist (each committed on its own); the row was rolled back
+        assert conn.execute(sa.select(sa.func.count()).select_from(seeded)).scalar() == 0
+        indexes = conn.execute(sa.text("SELECT count(*) FROM pg_indexes WHERE tablename = 'seeded'")).scalar()
+        assert indexes == 3
+    sa.event.remove(seeded, "after_create", seed)
+
+    # the same on a Connection the caller keeps using: its next write is in a transaction
+    seeded.drop(mode_engine)
+    with mode_engine.connect() as conn:
+        metadata.create_all(conn)
+        conn.execute(seeded.insert().values(id=2, body="second"))
+        assert conn.in_transaction()
+        conn.rollback()
+        assert conn.execute(sa.select(sa.func.count()).select_from(seeded)).scalar() == 0
 
 
 # -- the dialect never commits on the user's behalf -----------------------------------------------

@@ -33,7 +33,7 @@ from sqlalchemy.engine.interfaces import ExecuteStyle
 
 from . import rules
 from .compiler import AuroraDSQLDDLCompiler
-from .jobs import ASK, JobWaiter
+from .jobs import ASK, AUTOCOMMIT_HOLDERS, JobWaiter
 from .local.jobs import job_type, new_job_id
 from .local.mode import LocalMode, TransactionState
 from .statements import Kind, StatementPlan
@@ -116,6 +116,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
     _dsql_deferred = False
     _dsql_built: _BuiltHere | None = None
     _dsql_pooled: Any = None
+    _dsql_counted: tuple[int, int] | None = None
 
     # -- before ----------------------------------------------------------------------
 
@@ -129,6 +130,9 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         if plan is None:
             plan = dialect.plans.get(statement, *self._what_sqlalchemy_knows())
         self.dsql_plan = plan
+        if AUTOCOMMIT_HOLDERS and plan.kind is not Kind.DDL:
+            pooled = self._pooled()
+            JobWaiter.release_autocommit(pooled.info, pooled.dbapi_connection)
         if plan.kind is Kind.QUERY and not plan.violations:
             if plan.local_sql and dialect.local is not None:
                 self.statement = plan.local_sql
@@ -150,6 +154,8 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         if dialect.local is not None and self.dsql_refusal is None:
             if plan.job is not None:
                 self.statement, self._dsql_deferred = self._local_job_sql(plan, self._subject(), True)
+            elif plan.creates is not None and self._counted_on_client(plan.creates):
+                self.statement = plan.uncounted_sql or statement
             elif plan.local_sql:
                 self.statement = plan.local_sql
 
@@ -172,6 +178,23 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             return local.index_build_sql(plan, percent_escaped=escaped, indexes=indexes), True
         sql = local.job_sql(plan, subject, percent_escaped=escaped, job_id=new_job_id() if deferred else None)
         return sql, deferred
+
+    def _counted_on_client(self, creates: tuple[int, int]) -> bool:
+        """Strict mode, inside create_all(): the database's tables and
+        sequences, counted once and kept on the client, leave room for what
+        the statement ``creates``; it is then sent without the server's
+        count (:func:`~aurora_dsql_sqlalchemy.local.catalog.client_countable`)."""
+        pooled = self._pooled()
+        counts = JobWaiter.database_counts(pooled)
+        if counts is None:
+            return False
+        local: Any = self.dialect.local
+        if not local.count_is_fresh(counts):
+            counts[:] = local.count_database(pooled.dbapi_connection)
+        if not local.counts_on_client(counts, creates):
+            return False
+        self._dsql_counted = creates
+        return True
 
     def failed_as_job(self, error: BaseException) -> bool:
         """An index build sent as itself failed as DSQL's job would (a UNIQUE
@@ -223,7 +246,10 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             dbapi_conn.rollback()
         if not dbapi_conn.autocommit:
             dbapi_conn.autocommit = True
-            self._dsql_autocommit = dbapi_conn
+            if JobWaiter.defers_records(pooled):  # inside create_all(): for the DDL that follows too
+                JobWaiter.hold_autocommit(pooled)
+            else:
+                self._dsql_autocommit = dbapi_conn
 
     def _subject(self) -> str:
         """What a job of this statement is about, for sys.jobs and errors (once per statement)."""
@@ -292,8 +318,11 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             if isinstance(compiled, AuroraDSQLDDLCompiler):
                 for followup in compiled.followup_statements:
                     started.extend(self._run_followup(followup))
-            if self.dialect.local is not None and self.dialect.local.counts_indexes:
+            local = self.dialect.local
+            if local is not None and local.counts_indexes:
                 self._count_fresh_indexes(plan)
+            if local is not None and local.counts_objects:
+                self._keep_database_counts(plan)
         finally:
             self._restore_autocommit()
             if self._dsql_state is not None:
@@ -318,6 +347,20 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             fresh[facts.table] = len(facts.indexed)
         else:
             fresh.clear()
+
+    def _keep_database_counts(self, plan: StatementPlan) -> None:
+        """Strict mode, inside create_all(): add what a statement counted on
+        the client made; forget the count after other DDL that may have
+        made or dropped tables or sequences (it is counted again)."""
+        counts = JobWaiter.database_counts(self._pooled())
+        if not counts:
+            return
+        made = self._dsql_counted
+        if made is not None:
+            counts[0] += made[0]
+            counts[1] += made[1]
+        elif plan.job is None:  # an index build or validation makes neither
+            counts.clear()
 
     def _job_row(
         self, cursor: Any, plan: StatementPlan, subject: str, deferred: bool, rebuffer: bool
@@ -372,4 +415,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
 
     def handle_dbapi_exception(self, e: BaseException) -> None:
         self._restore_autocommit()
+        if AUTOCOMMIT_HOLDERS:  # the caller rolls back its transaction, as before the operation
+            pooled = self._pooled()
+            JobWaiter.release_autocommit(pooled.info, pooled.dbapi_connection)
         super().handle_dbapi_exception(e)

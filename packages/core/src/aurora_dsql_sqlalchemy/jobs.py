@@ -28,6 +28,13 @@ _PENDING_KEY: Final = "auroradsql_pending_jobs"
 _DEPTH_KEY: Final = "auroradsql_ddl_depth"
 _UNRECORDED_KEY: Final = "auroradsql_unrecorded_jobs"
 _FRESH_KEY: Final = "auroradsql_fresh_tables"
+_AUTOCOMMIT_KEY: Final = "auroradsql_autocommit_held"
+_COUNTS_KEY: Final = "auroradsql_database_counts"
+
+AUTOCOMMIT_HOLDERS: Final[set[int]] = set()
+"""``id()`` of the pooled connections' ``info`` whose driver autocommit a DDL
+operation holds on (see :meth:`JobWaiter.hold_autocommit`): empty, the
+execution context has nothing to check per statement."""
 
 
 class JobWaiter:
@@ -103,6 +110,43 @@ class JobWaiter:
         return fresh  # type: ignore[no-any-return]
 
     @staticmethod
+    def database_counts(pooled: Any) -> list[float] | None:
+        """Inside ``create_all()`` / ``Table.create()`` on ``pooled``: strict
+        mode's count of the database's tables and sequences, kept on the
+        client (``[tables, sequences, counted_at]``; empty until counted);
+        else ``None``.  The caller empties it on DDL that may have changed
+        the count otherwise."""
+        info = pooled.info
+        if not info.get(_DEPTH_KEY):
+            return None
+        counts = info.get(_COUNTS_KEY)
+        if counts is None:
+            counts = info[_COUNTS_KEY] = []
+        return counts  # type: ignore[no-any-return]
+
+    @staticmethod
+    def hold_autocommit(pooled: Any) -> None:
+        """Inside ``create_all()`` / ``Table.create()`` on ``pooled``: the
+        driver autocommit a DDL statement turned on stays on for the DDL
+        that follows (each statement still commits on its own), rather than
+        being turned off and on again around every statement; see
+        :meth:`release_autocommit`."""
+        info = pooled.info
+        info[_AUTOCOMMIT_KEY] = True
+        AUTOCOMMIT_HOLDERS.add(id(info))
+
+    @staticmethod
+    def release_autocommit(info: dict[str, Any], dbapi_conn: Any) -> None:
+        """Turn off the driver autocommit held by :meth:`hold_autocommit`, if
+        held: before a statement that is not DDL (it runs in the caller's
+        transaction, as before the operation), when the operation ends or
+        fails, and at pool checkin."""
+        if info.pop(_AUTOCOMMIT_KEY, None) is None:
+            return
+        AUTOCOMMIT_HOLDERS.discard(id(info))
+        dbapi_conn.autocommit = False
+
+    @staticmethod
     def unrecorded(pooled: Any, job: tuple[str, str | None, str, str]) -> None:
         """A local job ``(job_id, details, job_type, subject)`` that ran and is
         not in the jobs table yet."""
@@ -170,10 +214,15 @@ def _leave_ddl(target: Any, connection: Any, **kw: Any) -> None:
     if depth <= 0:
         info.pop(_DEPTH_KEY, None)
         info.pop(_FRESH_KEY, None)
+        info.pop(_COUNTS_KEY, None)
         waiter = connection.dialect.job_waiter
-        # recorded first: a failed job's id in IndexJobFailed can be looked up
-        waiter.record_jobs(info, connection.connection.dbapi_connection)
-        waiter.wait_for_pending(connection)
+        dbapi_conn = connection.connection.dbapi_connection
+        try:
+            # recorded first: a failed job's id in IndexJobFailed can be looked up
+            waiter.record_jobs(info, dbapi_conn)
+            waiter.wait_for_pending(connection)
+        finally:
+            JobWaiter.release_autocommit(info, dbapi_conn)
 
 
 def forget_ddl_state(dbapi_connection: Any, record: Any) -> None:
@@ -184,10 +233,16 @@ def forget_ddl_state(dbapi_connection: Any, record: Any) -> None:
         record.info.pop(_DEPTH_KEY, None)
         record.info.pop(_PENDING_KEY, None)
         record.info.pop(_FRESH_KEY, None)
+        record.info.pop(_COUNTS_KEY, None)
         try:  # the jobs that did run before the failure are still recorded
             JobWaiter.record_jobs(record.info, dbapi_connection)
         except Exception:  # a broken connection: the pool discards it
             record.info.pop(_UNRECORDED_KEY, None)
+        try:  # the next checkout gets the connection as the pool made it
+            JobWaiter.release_autocommit(record.info, dbapi_connection)
+        except Exception:
+            AUTOCOMMIT_HOLDERS.discard(id(record.info))
+            record.invalidate()
 
 
 def install_ddl_listeners() -> None:

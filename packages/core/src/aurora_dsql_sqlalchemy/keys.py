@@ -48,12 +48,13 @@ def is_serial_key(column: Column[object], dialect: Dialect) -> bool:
     primary key with no identity and no (non-optional) sequence."""
     table = column.table
     default = column.default
+    # cheapest first: Table._autoincrement_column is computed on every access
     return bool(
         column.primary_key
-        and column is table._autoincrement_column
         and column.identity is None
-        and _integer_impl(column, dialect) is not None
         and (default is None or (isinstance(default, sa_schema.Sequence) and default.optional))
+        and column is table._autoincrement_column
+        and _integer_impl(column, dialect) is not None
     )
 
 

@@ -87,6 +87,12 @@ class StatementPlan:
     index_tables: tuple[str, ...] = ()
     """Strict local mode, index builds: the tables that get an index (quoted
     names, for DSQL's limit of indexes per table, checked at execution)."""
+    creates: tuple[int, int] | None = None
+    """Strict local mode: ``(tables, sequences)`` the statement creates, when
+    the count of those in the database is its only check on the server
+    (``local_sql`` ends with it); ``uncounted_sql`` is the statement
+    without it, for a count the client keeps (inside ``create_all()``)."""
+    uncounted_sql: str | None = None
 
 
 def _without_async(sql: str) -> str | None:

@@ -40,6 +40,14 @@ statement back with it.
   refusal is missed only if other sessions made more than a tenth of a limit
   in the last second).  The count lives in the session (``set_config``), so a refused statement
   takes its own addition back.
+* Inside ``create_all()`` / ``Table.create()``, a ``CREATE TABLE`` whose only
+  check is that count is sent without the ``CALL`` while the database is
+  more than a tenth of a limit below it: the execution context counts once
+  (:data:`COUNT_SQL`, which also makes the session's next ``CALL`` count
+  again), adds what each statement makes, and counts again after
+  :data:`RECOUNT_AFTER_SECONDS` or after other DDL; nearer the limit every
+  statement carries the ``CALL``.  The ``CALL`` costs a tenth of the
+  ``CREATE TABLE`` it follows, and a create_all() sends hundreds.
 * After DDL that changes a table's index keys (``Analysis.key_tables``),
   ``guard_key_size`` (:mod:`~aurora_dsql_sqlalchemy.local.keysize`).
 * Before an ``ALTER TABLE ... DROP COLUMN``, ``check_drop_columns`` looks the
@@ -50,7 +58,7 @@ statement back with it.
 The text is rewritten once per distinct statement, as part of its cached
 plan; statements that create or drop nothing are sent unchanged.
 
-This was chosen over a count the engine caches on the client: no extra round
+Elsewhere this was chosen over a count the engine caches on the client: no extra round
 trip at all, and no per-execution decision (a cached plan is reused for the
 same text, which may have to be refused later: ``DROP TABLE x`` then
 ``CREATE TABLE x`` when the database has filled up meanwhile).  Measured with
@@ -81,7 +89,7 @@ from .jobs import LOCAL_SCHEMA
 if TYPE_CHECKING:
     from .checks import Analysis
 
-__all__ = ["guard", "install"]
+__all__ = ["COUNT_SQL", "client_countable", "guard", "install"]
 
 _KINDS: Final = (
     # kind in Analysis.created_objects, rule, Limits field
@@ -116,6 +124,22 @@ _COUNTED: Final = f"n.nspname NOT IN ({_names(_HIDDEN)}) AND left(n.nspname, 3) 
 RECOUNT_AFTER_SECONDS: Final = 1
 """How old a session's count of tables and sequences may get before strict
 mode counts again (objects other sessions made or anyone dropped show then)."""
+
+COUNT_SQL: Final = f"CALL {LOCAL_SCHEMA}.count_objects(NULL, NULL)"
+"""The tables and sequences the database holds, as ``check_counts`` counts
+them (one row), for a count kept on the client during ``create_all()`` (see
+:func:`client_countable`)."""
+
+_COUNT_OBJECTS_BODY: Final = f"""
+BEGIN
+    SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p') AND {_COUNTED}),
+           count(*) FILTER (WHERE c.relkind = 'S' AND {_COUNTED})
+        INTO tables, sequences
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace;
+    -- the session's count of check_counts is stale once statements skip it: counted again there
+    PERFORM set_config('{LOCAL_SCHEMA}.counted_at', '', false);
+END
+"""
 
 _COUNTS_BODY: Final = f"""
 DECLARE
@@ -178,6 +202,7 @@ _PROCEDURES: Final = {
         " tables_made integer, sequences_made integer, states text[], messages text[], hints text[]",
         _COUNTS_BODY,
     ),
+    "count_objects": ("INOUT tables bigint, INOUT sequences bigint", _COUNT_OBJECTS_BODY),
     "check_drop_columns": (
         "relations text[], column_names text[], state text, messages text[], hint text",
         _DROPS_BODY,
@@ -236,6 +261,24 @@ def guard(sent: str, sql: str, analysis: Analysis, limits: rules.Limits, enforce
         return None
     # the CALL after a CREATE goes on a line of its own: the text may end in a -- comment
     return f"{prefix}{sent}{suffix}"
+
+
+def client_countable(analysis: Analysis, enforces: Callable[[str], bool]) -> tuple[int, int] | None:
+    """``(tables, sequences)`` the statement creates when the ``check_counts``
+    CALL is the only check :func:`guard` adds to it, else ``None``.
+
+    Inside ``create_all()``, strict mode may then keep the count on the
+    client (counted once with :data:`COUNT_SQL`, then what each statement
+    makes added) and send the statement without the CALL while the count is
+    more than a tenth of a limit below it, the margin within which the
+    procedure itself counts exactly; the CALL's round of checks on the
+    server is a tenth of a ``CREATE TABLE``'s time."""
+    created = [kind for kind, _, _ in analysis.created_objects]
+    if not created or "schema" in created or (analysis.drop_targets and enforces("drop-primary-key-column")):
+        return None
+    if analysis.key_tables and enforces("index-key-size"):
+        return None
+    return created.count("table"), created.count("sequence")
 
 
 def _drops_call(targets: tuple[tuple[str, str], ...], escaped: bool) -> str:

@@ -71,6 +71,8 @@ class LocalMode:
         self.limits = limits
         self.counts_indexes = self.enforces("indexes-per-table")
         """Strict mode checks DSQL's limit of indexes per table."""
+        self.counts_objects = self.enforces("tables-per-database") or self.enforces("sequences-per-database")
+        """Strict mode checks DSQL's limits of tables or sequences in a database."""
 
     def enforces(self, rule_id: str) -> bool:
         """Strict mode, and the rule not relaxed."""
@@ -91,15 +93,51 @@ class LocalMode:
         analysis = _analysis(sql, self.limits, facts)
         violations = tuple(v for v in analysis.errors if v.rule_id not in self.relaxed)
         # limits and keys only the catalog knows (an index build's: its key size)
+        creates = uncounted = None
         if not violations and plan.job != "validate":
-            local = _guard(local or sql, sql, analysis, self.limits, self.enforces) or local
+            guarded = _guard(local or sql, sql, analysis, self.limits, self.enforces)
+            if guarded is not None:
+                creates = _client_countable(analysis, self.enforces)
+                uncounted, local = local or sql, guarded
         tables: tuple[str, ...] = ()
         if plan.job == "index" and self.enforces("indexes-per-table"):
             if facts is not None and facts.index_table:
                 tables = (facts.index_table,)
             else:
                 tables = _quoted_tables(analysis.indexed_tables)
-        return StatementPlan(plan.kind, plan.job, local, violations, tables)
+        return StatementPlan(plan.kind, plan.job, local, violations, tables, creates, uncounted if creates else None)
+
+    def counts_on_client(self, counts: list[float], creates: tuple[int, int]) -> bool:
+        """Whether a statement that creates ``creates`` (tables, sequences)
+        can skip the server's count, given the ``counts`` the client keeps
+        (``[tables, sequences, counted_at]``): both stay more than a tenth of
+        their limit below it, as ``check_counts`` requires before it trusts
+        its own cached count (:mod:`aurora_dsql_sqlalchemy.local.catalog`)."""
+        limits = self.limits
+        for held, made, limit, rule_id in (
+            (counts[0], creates[0], limits.tables, "tables-per-database"),
+            (counts[1], creates[1], limits.sequences, "sequences-per-database"),
+        ):
+            if made and self.enforces(rule_id) and held + made > limit - limit // 10:
+                return False
+        return True
+
+    @staticmethod
+    def count_database(dbapi_conn: Any) -> list[float]:
+        """``[tables, sequences, counted_at]`` of the database now, as
+        ``check_counts`` counts them (one catalog scan)."""
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(_strict_modules()[1].COUNT_SQL)
+            tables, sequences = cursor.fetchone()
+        finally:
+            cursor.close()
+        return [tables, sequences, time.monotonic()]
+
+    @staticmethod
+    def count_is_fresh(counts: list[float]) -> bool:
+        """A count kept on the client is as fresh as ``check_counts`` needs its own to be."""
+        return bool(counts) and time.monotonic() - counts[2] <= _strict_modules()[1].RECOUNT_AFTER_SECONDS
 
     def job_sql(
         self, plan: StatementPlan, subject: str, *, percent_escaped: bool, job_id: str | None = None
@@ -291,6 +329,10 @@ def _install_catalog_checks(dbapi_conn: Any) -> None:
     from .catalog import install
 
     install(dbapi_conn)
+
+
+def _client_countable(analysis: Any, enforces: Callable[[str], bool]) -> tuple[int, int] | None:
+    return _strict_modules()[1].client_countable(analysis, enforces)  # type: ignore[no-any-return]
 
 
 def _quoted_tables(indexed: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
