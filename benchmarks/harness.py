@@ -14,9 +14,13 @@ per *arm* and round:
 
 The order of the arms rotates every round, so no arm always runs first (cold)
 or last (after the others have dirtied the caches), and untimed warm-up rounds
-come first.  What is reported is the median time per arm and the ratio of
-medians, ``arm / stock``; absolute times on a shared machine are noise, the
-ratios are not.  Every run's result is checked (row counts, values) outside
+come first.  What is reported is the median time per arm and the ratio
+``arm / stock``: the median over the rounds of the arm's time over stock's in
+the same round.  The arms of a round run back to back, so a machine whose
+speed drifts between rounds (a shared disk's fsync, a neighbour's load)
+moves both sides of each ratio alike; a ratio of medians would pair one
+round's arm with another round's stock.  Absolute times on a shared machine
+are noise, the ratios are not.  Every run's result is checked (row counts, values) outside
 the timed region, so a fast wrong run cannot pass.
 """
 
@@ -175,14 +179,15 @@ class Result:
         return statistics.median(self.times[label])
 
     def ratio(self, label: str, base: str = STOCK) -> float:
-        return self.median(label) / self.median(base)
+        """The median over the rounds of ``label``'s time over ``base``'s in the same round."""
+        return _paired_median(self.times[label], self.times[base])
 
     def cpu_ratio(self, label: str) -> float:
-        """Median client CPU of ``label`` over stock's (NaN if not measured)."""
+        """The same for client CPU time (NaN if not measured)."""
         samples, base = self.cpu.get(label), self.cpu.get(STOCK)
         if not samples or not base:
             return math.nan
-        return statistics.median(samples) / statistics.median(base)
+        return _paired_median(samples, base)
 
     def noise(self) -> float | None:
         return self.ratio(NOISE) if NOISE in self.times else None
@@ -190,6 +195,10 @@ class Result:
     def passed(self, label: str) -> bool | None:
         goal = self.goals.get(label)
         return None if goal is None else self.ratio(label, goal.base) <= goal.max_ratio
+
+
+def _paired_median(samples: list[float], base: list[float]) -> float:
+    return statistics.median(arm / stock for arm, stock in zip(samples, base, strict=True))
 
 
 def _timed(workload: Workload, arm: Arm) -> tuple[float, float]:

@@ -6,7 +6,8 @@ workload runs in this process on that server with stock
 ``postgresql+psycopg``, a second stock engine (the noise floor), and
 ``auroradsql+psycopg`` in local mode ``translate`` and ``strict``, alternating,
 for ``--rounds`` rounds.  The table shows median times and the ratio
-``arm / stock`` per workload; ``noise`` is the stock-vs-stock ratio of the
+``arm / stock`` per workload (the median over the rounds of the two arms'
+times in the same round); ``noise`` is the stock-vs-stock ratio of the
 same run.  Absolute times on a shared machine are noise, ratios are not.
 
 Options::
@@ -153,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print()
     print(
-        "Medians over the rounds (after warm-up): ratio = arm / stock wall time, "
-        "noise = stock2 / stock, cpu = arm / stock client CPU time"
+        "Medians over the rounds (after warm-up): ms = median time; ratio = arm / stock wall time "
+        "in the same round, noise = stock2 / stock, cpu = arm / stock client CPU time"
     )
     print(format_table(results))
     notes = format_notes(results)
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                             "workload": r.workload,
                             "description": r.description,
                             "medians_s": {label: r.median(label) for label in r.times},
+                            "times_s": r.times,
                             "ratios": {label: r.ratio(label) for label in r.times},
                             "second_baseline": r.second_baseline,
                             "cpu_medians_s": {
