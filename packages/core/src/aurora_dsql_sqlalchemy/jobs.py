@@ -221,15 +221,19 @@ def _leave_ddl(target: Any, connection: Any, **kw: Any) -> None:
             # recorded first: a failed job's id in IndexJobFailed can be looked up
             waiter.record_jobs(info, dbapi_conn)
             waiter.wait_for_pending(connection)
-        finally:
+        finally:  # nothing of the operation outlives it (see forget_ddl_state)
+            info.pop(_PENDING_KEY, None)
             JobWaiter.release_autocommit(info, dbapi_conn)
 
 
 def forget_ddl_state(dbapi_connection: Any, record: Any) -> None:
     """Pool ``checkin``: a create_all / Table.create that failed half-way never
     reached its after_create event; don't let its depth or jobs outlive the
-    checkout (local jobs that ran are recorded now)."""
-    if record is not None:
+    checkout (local jobs that ran are recorded now).
+
+    An operation that ended leaves nothing behind, so on every other checkin
+    this is one look-up."""
+    if record is not None and _DEPTH_KEY in record.info:
         record.info.pop(_DEPTH_KEY, None)
         record.info.pop(_PENDING_KEY, None)
         record.info.pop(_FRESH_KEY, None)
