@@ -10,7 +10,10 @@ decides, for each statement, what DSQL's transaction shape asks for:
     construct, a compiled INSERT/UPDATE/DELETE or SELECT; the text only for
     ``text()`` / ``exec_driver_sql``); refuse it (strict local mode, or DDL
     after writes); give DDL a transaction of its own under driver
-    autocommit; send the PostgreSQL form in local mode.
+    autocommit (inside ``create_all()`` that autocommit stays on until a
+    statement that is not DDL, or the end: :meth:`JobWaiter.hold_autocommit
+    <aurora_dsql_sqlalchemy.jobs.JobWaiter.hold_autocommit>`); send the
+    PostgreSQL form in local mode.
 ``post_exec``
     read a job's id and buffer the row again for the caller; run the
     compiler's follow-up statements; count rows and bytes (strict mode).
