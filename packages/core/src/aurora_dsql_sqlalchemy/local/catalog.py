@@ -121,6 +121,10 @@ def _names(names: tuple[str, ...] | frozenset[str]) -> str:
 
 _COUNTED: Final = f"n.nspname NOT IN ({_names(_HIDDEN)}) AND left(n.nspname, 3) <> 'pg_'"
 
+EXACT_WITHIN: Final = 10
+"""Within a tenth (``1 / EXACT_WITHIN``) of a limit every count is exact; further
+below it a cached count (the session's, or the client's in create_all()) is trusted."""
+
 RECOUNT_AFTER_SECONDS: Final = 1
 """How old a session's count of tables and sequences may get before strict
 mode counts again (objects other sessions made or anyone dropped show then)."""
@@ -153,8 +157,8 @@ BEGIN
         -- (a scan of pg_class) when unknown, old, or within a tenth of a limit
         IF counted_at IS NULL OR tables IS NULL OR sequences IS NULL
                 OR clock_timestamp() - counted_at > interval '{RECOUNT_AFTER_SECONDS} second'
-                OR tables > table_limit - table_limit / 10
-                OR sequences > sequence_limit - sequence_limit / 10 THEN
+                OR tables > table_limit - table_limit / {EXACT_WITHIN}
+                OR sequences > sequence_limit - sequence_limit / {EXACT_WITHIN} THEN
             SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p') AND {_COUNTED}),
                    count(*) FILTER (WHERE c.relkind = 'S' AND {_COUNTED})
                 INTO tables, sequences
@@ -279,6 +283,19 @@ def client_countable(analysis: Analysis, enforces: Callable[[str], bool]) -> tup
     if analysis.key_tables and enforces("index-key-size"):
         return None
     return created.count("table"), created.count("sequence")
+
+
+def room_for(
+    counts: list[float], creates: tuple[int, int], limits: rules.Limits, enforces: Callable[[str], bool]
+) -> bool:
+    """Whether ``creates`` (tables, sequences) leaves the client's ``counts``
+    (``[tables, sequences, counted_at]``) more than a tenth of each enforced
+    limit below it, as ``check_counts`` requires before it trusts a cached count."""
+    for (_, rule_id, field), held, made in zip(_KINDS[:2], counts[:2], creates, strict=True):
+        limit = int(getattr(limits, field))
+        if made and enforces(rule_id) and held + made > limit - limit // EXACT_WITHIN:
+            return False
+    return True
 
 
 def _drops_call(targets: tuple[tuple[str, str], ...], escaped: bool) -> str:

@@ -110,17 +110,8 @@ class LocalMode:
     def counts_on_client(self, counts: list[float], creates: tuple[int, int]) -> bool:
         """Whether a statement that creates ``creates`` (tables, sequences)
         can skip the server's count, given the ``counts`` the client keeps
-        (``[tables, sequences, counted_at]``): both stay more than a tenth of
-        their limit below it, as ``check_counts`` requires before it trusts
-        its own cached count (:mod:`aurora_dsql_sqlalchemy.local.catalog`)."""
-        limits = self.limits
-        for held, made, limit, rule_id in (
-            (counts[0], creates[0], limits.tables, "tables-per-database"),
-            (counts[1], creates[1], limits.sequences, "sequences-per-database"),
-        ):
-            if made and self.enforces(rule_id) and held + made > limit - limit // 10:
-                return False
-        return True
+        (:func:`~aurora_dsql_sqlalchemy.local.catalog.room_for`)."""
+        return _strict_modules()[1].room_for(counts, creates, self.limits, self.enforces)  # type: ignore[no-any-return]
 
     @staticmethod
     def count_database(dbapi_conn: Any) -> list[float]:
