@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -180,20 +180,6 @@ class Outcome:
         self.value = value
         self.error = error
 
-    @classmethod
-    def of(cls, step: Step) -> Outcome:
-        try:
-            return cls(step())
-        except BaseException as error:  # also KeyboardInterrupt: the generator cleans up
-            return cls(error=error)
-
-    @classmethod
-    async def of_async(cls, step: Callable[[], Awaitable[Any]]) -> Outcome:
-        try:
-            return cls(await step())
-        except BaseException as error:  # also CancelledError: the generator cleans up
-            return cls(error=error)
-
     def get(self) -> Any:
         if self.error is not None:
             raise self.error
@@ -268,31 +254,31 @@ def transaction_steps(flavour: Flavour, fn: Callable[[Any], Any], attempts: Atte
         (yield functools.partial(flavour.sleep, delay)).get()
 
 
-class _Done:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _send(steps: Steps[Any], outcome: Outcome) -> Step | _Done:
-    try:
-        return steps.send(outcome)
-    except StopIteration as done:
-        return _Done(done.value)
-
-
 def drive(steps: Steps[T]) -> T:
     """Run :func:`transaction_steps` by calling each step."""
-    step: Step | _Done = next(steps)
-    while not isinstance(step, _Done):
-        step = _send(steps, Outcome.of(step))
-    return step.value  # type: ignore[no-any-return]
+    send = steps.send
+    try:
+        step = next(steps)
+        while True:
+            try:
+                outcome = Outcome(step())
+            except BaseException as error:  # also KeyboardInterrupt: the generator cleans up
+                outcome = Outcome(error=error)
+            step = send(outcome)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 async def drive_async(steps: Steps[T]) -> T:
     """Run :func:`transaction_steps` by awaiting each step."""
-    step: Step | _Done = next(steps)
-    while not isinstance(step, _Done):
-        step = _send(steps, await Outcome.of_async(step))
-    return step.value  # type: ignore[no-any-return]
+    send = steps.send
+    try:
+        step = next(steps)
+        while True:
+            try:
+                outcome = Outcome(await step())
+            except BaseException as error:  # also CancelledError: the generator cleans up
+                outcome = Outcome(error=error)
+            step = send(outcome)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]

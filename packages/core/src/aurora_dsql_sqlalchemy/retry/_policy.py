@@ -176,7 +176,13 @@ def engine_side(bind: object) -> object:
 
 def options_of(bind: object) -> Mapping[str, Any]:
     """Execution options of whatever engine ``bind`` leads to."""
-    getter = getattr(engine_side(bind), "get_execution_options", None)
+    return engine_options(engine_side(bind))
+
+
+def engine_options(engine: object) -> Mapping[str, Any]:
+    """Execution options of ``engine`` (an engine or connection, as
+    :func:`engine_side` returns; ``{}`` for anything else)."""
+    getter = getattr(engine, "get_execution_options", None)
     if getter is None:
         return {}
     try:
@@ -194,15 +200,24 @@ def resolve_policy(
     """The policy a call will use: ``overrides`` (non-``None`` keyword
     arguments) over ``policy``, over the ``retry_policy`` execution option of
     ``bind``'s engine, over ``RETRY_POLICY``."""
+    return policy_for(options_of(bind), policy, overrides)
+
+
+def policy_for(
+    options: Mapping[str, Any], policy: RetryPolicy | None, overrides: Mapping[str, Any]
+) -> RetryPolicy:
+    """:func:`resolve_policy` for an engine whose execution ``options`` are known."""
     if policy is None:
-        configured = options_of(bind).get("retry_policy")
+        configured = options.get("retry_policy")
         if configured is not None and not isinstance(configured, RetryPolicy):
             raise TypeError(
                 f"execution option retry_policy must be a RetryPolicy, not {type(configured).__name__}"
             )
         policy = configured or RETRY_POLICY
+    if not overrides:
+        return policy
     changes = {k: v for k, v in overrides.items() if v is not None and k in POLICY_FIELDS}
     max_retries = changes.get("max_retries")
     if isinstance(max_retries, int) and max_retries < 0:
         raise ValueError("max_retries must be >= 0")
-    return replace(policy, **changes) if changes else policy  # type: ignore[arg-type]
+    return replace(policy, **changes) if changes else policy

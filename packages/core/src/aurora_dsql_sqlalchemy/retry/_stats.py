@@ -125,7 +125,12 @@ _CREATE_LOCK: Final = threading.Lock()
 def counters_for(bind: object) -> Counters:
     """The counters of the engine ``bind`` leads to (a throwaway set when it
     leads to none, e.g. a session bound to several engines)."""
-    dialect = getattr(engine_side(bind), "dialect", None)
+    return counters_of_engine(engine_side(bind))
+
+
+def counters_of_engine(engine: object) -> Counters:
+    """:func:`counters_for` the engine or connection :func:`engine_side` found."""
+    dialect = getattr(engine, "dialect", None)
     if dialect is None:
         return Counters()
     found = _BY_DIALECT.get(dialect)

@@ -16,10 +16,11 @@ from ._policy import (
     SYSTEM_CLOCK,
     Clock,
     check_options,
-    options_of,
-    resolve_policy,
+    engine_options,
+    engine_side,
+    policy_for,
 )
-from ._stats import counters_for
+from ._stats import counters_of_engine
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -49,13 +50,16 @@ def label_of(target: object) -> str:
 
 def new_attempts(bind: object, options: PolicyOverrides, api: str) -> Attempts:
     """The bookkeeping for one call of ``api`` with these keyword arguments."""
-    check_options(options, api)
-    fields: PolicyFields = {key: value for key, value in options.items() if key in POLICY_FIELDS}  # type: ignore[assignment]
-    policy = resolve_policy(bind, options.get("policy"), **fields)
+    fields: PolicyFields = {}
+    if options:  # most calls pass none: skip the checks
+        check_options(options, api)
+        fields = {key: value for key, value in options.items() if key in POLICY_FIELDS}  # type: ignore[assignment]
+    engine = engine_side(bind)
+    configured = engine_options(engine)
     return Attempts(
-        policy,
-        options.get("on_retry") or options_of(bind).get("on_retry"),
-        counters_for(bind),
+        policy_for(configured, options.get("policy"), fields),
+        options.get("on_retry") or configured.get("on_retry"),
+        counters_of_engine(engine),
         options.get("clock") or SYSTEM_CLOCK,
         idempotent=bool(options.get("idempotent")),
     )
