@@ -57,8 +57,8 @@ is raised; its ``.attempts`` lists each attempt's error.
 Configuration, most specific first: keyword arguments of the call (see
 :class:`PolicyOverrides`), a ``retry_policy`` execution option of the engine
 (or connection), then ``RETRY_POLICY``: retry for up to **30 seconds**,
-however many attempts that takes, with waits growing from 16 ms to at most
-250 ms, fully jittered.  A hot row written by a few dozen clients needs many
+however many attempts that takes, with waits growing from 32 ms to at most
+500 ms, fully jittered.  A hot row written by a few dozen clients needs many
 attempts, and the time a caller waits is what it can plan for; 30 s is EF
 Core's default budget, and well inside DSQL's 5-minute transaction age::
 

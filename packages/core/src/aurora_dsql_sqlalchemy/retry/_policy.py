@@ -40,14 +40,15 @@ class RetryPolicy:
     under ordinary contention needs more than a handful of attempts, and a
     caller is better served by a bound on its waiting time (as EF Core's
     default strategy, 30 s) than on a count.  Waits grow exponentially from
-    16 ms and are capped at 250 ms, with full jitter, so that writers of one
+    32 ms and are capped at 500 ms, with full jitter, so that writers of one
     row spread out instead of colliding again.  On a hot row every attempt
     that collides costs its round trips and is lost, so fewer and longer
     waits keep more of the row's throughput: with 8 writers of one row
-    (``benchmarks/bench_counter.py``), waits from 16 ms instead of 4 ms
-    cut the retries from about 0.7 to 0.2 per committed increment and the
-    time from about 2.0x to 1.4-1.5x that of PostgreSQL's own row locking.
-    A single conflict costs 8 ms of waiting on average.  For the
+    (``benchmarks/bench_counter.py``), waits from 32 ms instead of 16 ms
+    cut the retries from about 0.25-0.5 to 0.1-0.2 per committed increment
+    and the time from about 1.8-2.3x to 1.4-1.7x that of PostgreSQL's own
+    row locking (from 4 ms, as before that: 0.7 retries, 2.0x).  A single
+    conflict costs 16 ms of waiting on average.  For the
     count-bounded behaviour of AWS's DSQL connectors use
     ``RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.1, jitter=0.25,
     max_elapsed=None)``.
@@ -56,9 +57,9 @@ class RetryPolicy:
     max_retries: int | None = None
     """Re-runs after the first attempt (so at most ``max_retries + 1``
     attempts); ``None``: no bound on the count, only ``max_elapsed``."""
-    base_delay: float = 0.016
+    base_delay: float = 0.032
     """Seconds before the first retry; doubles for each further retry."""
-    max_delay: float = 0.25
+    max_delay: float = 0.5
     """Cap, in seconds, on any single wait."""
     jitter: float = 1.0
     """Fraction of each wait that is random: the wait is drawn from
