@@ -103,6 +103,32 @@ def test_row_limit_is_configurable_and_relaxable(dsql_url: URL, items: sa.Table)
     relaxed.dispose()
 
 
+def test_autocommitted_statements_count_one_at_a_time(dsql_url: URL, items: sa.Table) -> None:
+    """With ``isolation_level="AUTOCOMMIT"`` every statement commits on its
+    own, as every statement is a transaction of its own on DSQL: the row
+    limit applies to each statement, not to what the connection wrote
+    since it was checked out, and a statement over it changes nothing."""
+    import dataclasses
+
+    small = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, transaction_rows=5))
+    with small.connect() as conn:
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for _ in range(3):
+            autocommit.execute(items.insert(), [{"payload": "x"}] * 4)  # 12 rows in all
+        autocommit.execute(items.update().values(payload="y").where(items.c.id <= 4))
+        assert autocommit.scalar(sa.select(sa.func.count()).select_from(items)) == 12
+        with pytest.raises(sa.exc.DBAPIError) as crossed:
+            autocommit.execute(items.update().values(payload="z"))  # one statement of 12 rows
+        assert _sqlstate(crossed.value) == "54000"
+        # refused as on DSQL, before anything was committed: no row changed
+        assert autocommit.scalar(sa.select(sa.func.count()).where(items.c.payload == "z")) == 0
+        autocommit.execute(items.delete().where(items.c.id > 10))  # the connection goes on
+        assert autocommit.scalar(sa.select(sa.func.count()).select_from(items)) == 10
+    with small.begin() as conn:  # the next checkout starts from nothing
+        conn.execute(items.insert(), [{"payload": "x"}] * 5)
+    small.dispose()
+
+
 def test_size_and_age_limits_fail_at_commit(dsql_url: URL, items: sa.Table) -> None:
     import dataclasses
 

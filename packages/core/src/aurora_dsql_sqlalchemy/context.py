@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .base import AuroraDSQLDialect
     from .compiled_ddl import DDLFacts
 
-__all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_of", "transaction_state"]
+__all__ = ["AuroraDSQLExecutionContext", "Refusal", "forget_transaction", "state_of", "transaction_state"]
 
 _STATE_KEY = "auroradsql_txn"
 
@@ -85,6 +85,13 @@ def refuse_guarded_commit(pooled_connection: Any) -> None:
         guard.refuse_driver_commit(pooled_connection)
 
 
+def forget_transaction(pooled_connection: Any) -> None:
+    """The connection's transaction ended (rolled back): forget what it did."""
+    state = state_of(pooled_connection)
+    if state is not None:
+        state.reset()
+
+
 def state_of(pooled_connection: Any) -> TransactionState | None:
     try:
         return pooled_connection.info.get(_STATE_KEY)  # type: ignore[no-any-return]
@@ -114,6 +121,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
     dsql_plan: StatementPlan | None = None
     dsql_refusal: Refusal | None = None
     _dsql_autocommit: Any = None
+    _dsql_own_write: Any = None
     _dsql_state: TransactionState | None = None
     _dsql_subject: str | None = None
     _dsql_deferred = False
@@ -152,8 +160,11 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             self._before_ddl(plan)
         elif plan.kind is Kind.DML:
             state = self._dsql_state = self._state()
-            if dialect.local is not None:
-                dialect.local.before_write(state)
+            local = dialect.local
+            if local is not None:
+                local.before_write(state)
+                if local.strict and not self.executemany:
+                    self._write_in_own_transaction()
         if dialect.local is not None and self.dsql_refusal is None:
             if plan.job is not None:
                 self.statement, self._dsql_deferred = self._local_job_sql(plan, self._subject(), True)
@@ -181,6 +192,20 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             return local.index_build_sql(plan, percent_escaped=escaped, indexes=indexes), True
         sql = local.job_sql(plan, subject, percent_escaped=escaped, job_id=new_job_id() if deferred else None)
         return sql, deferred
+
+    def _write_in_own_transaction(self) -> None:
+        """Strict mode under driver autocommit: a statement that may write more
+        rows than DSQL allows in a transaction runs in a transaction of its
+        own, committed once its rows are counted, so that a refusal leaves the
+        data as it was (DSQL refuses it before anything is committed).  A
+        one-row INSERT cannot cross the limit and runs as it is."""
+        dbapi_conn = self._pooled().dbapi_connection
+        if not dbapi_conn.autocommit:
+            return
+        if self.isinsert and getattr(self.compiled, "insert_single_values_expr", None) is not None:
+            return
+        dbapi_conn.autocommit = False
+        self._dsql_own_write = dbapi_conn
 
     def _counted_on_client(self, creates: tuple[int, int]) -> bool:
         """Strict mode, inside create_all(): the database's tables and
@@ -295,12 +320,42 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             self._after_ddl(plan)
         elif self._dsql_state is not None:
             local = self.dialect.local
+            state = self._dsql_state
             if local is None:
-                self._dsql_state.wrote = True
+                state.wrote = True
+            elif self._dsql_own_write is not None:
+                self._commit_own_write(local, state)
+            elif self._pooled().dbapi_connection.autocommit:
+                # Each statement committed on its own, as each is a transaction
+                # of its own on DSQL: its rows alone count against the limit.
+                state.reset()
+                local.after_write(self.cursor, state, self._rows_per_statement(), self.parameters, True)
+                state.reset()
             else:
-                local.after_write(
-                    self.cursor, self._dsql_state, self._rows_written(), self.parameters, True
-                )
+                local.after_write(self.cursor, state, self._rows_written(), self.parameters, True)
+
+    def _commit_own_write(self, local: LocalMode, state: TransactionState) -> None:
+        """Count the rows of a statement run in a transaction of its own
+        (:meth:`_write_in_own_transaction`), then commit it; a refusal is
+        rolled back by :meth:`handle_dbapi_exception`."""
+        state.reset()
+        local.after_write(self.cursor, state, self._rows_written(), self.parameters, True)
+        state.reset()
+        dbapi_conn, self._dsql_own_write = self._dsql_own_write, None
+        try:
+            dbapi_conn.commit()
+        finally:
+            dbapi_conn.autocommit = True
+
+    def _end_own_write(self) -> None:
+        dbapi_conn, self._dsql_own_write = self._dsql_own_write, None
+        if dbapi_conn is None:
+            return
+        try:
+            dbapi_conn.rollback()
+            dbapi_conn.autocommit = True
+        except Exception:  # a lost connection: SQLAlchemy invalidates it
+            pass
 
     def _rows_written(self) -> int:
         if self.execute_style is ExecuteStyle.INSERTMANYVALUES:
@@ -309,6 +364,17 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         if self.executemany and not self.dialect.supports_sane_multi_rowcount:
             return max(rowcount, len(self.parameters))
         return rowcount
+
+    def _rows_per_statement(self) -> int:
+        """The most rows any one statement of this execution wrote: an
+        insertmanyvalues batch, or one parameter set of an executemany."""
+        rows = self._rows_written()
+        if self.execute_style is ExecuteStyle.INSERTMANYVALUES:
+            page = self.execution_options.get("insertmanyvalues_page_size", self.dialect.insertmanyvalues_page_size)
+            return min(rows, page)
+        if self.executemany:
+            return -(-rows // max(len(self.parameters), 1))
+        return rows
 
     def _after_ddl(self, plan: StatementPlan) -> None:
         started: list[tuple[str, str, object]] = []
@@ -418,6 +484,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
 
     def handle_dbapi_exception(self, e: BaseException) -> None:
         self._restore_autocommit()
+        self._end_own_write()
         if AUTOCOMMIT_HOLDERS:  # the caller rolls back its transaction, as before the operation
             pooled = self._pooled()
             JobWaiter.release_autocommit(pooled.info, pooled.dbapi_connection)

@@ -52,8 +52,12 @@ psycopg last forgot the connection's prepared statements."""
 
 
 _PQTRANS_IDLE: Final = 0
+_PQTRANS_INTRANS: Final = 2
 _PQTRANS_INERROR: Final = 3
 """libpq's ``PGTransactionStatusType`` values (``psycopg.pq.TransactionStatus``)."""
+_IN_TRANSACTION: Final = frozenset({_PQTRANS_INTRANS, _PQTRANS_INERROR})
+_PIPELINE_OFF: Final = 0
+"""libpq's ``PQ_PIPELINE_OFF`` (``psycopg.pq.PipelineStatus.OFF``)."""
 
 
 class AuroraDSQLExecutionContext_psycopg(AuroraDSQLExecutionContext, PGExecutionContext_psycopg):
@@ -110,13 +114,8 @@ class AuroraDSQLDialect_psycopg(_AuroraDSQLDialect_common_psycopg, PGDialect_psy
         # with a plain ROLLBACK, and psycopg's rollback() then finds nothing to
         # do.  On anything unusual (a pipeline, an error) psycopg's own
         # rollback() runs and raises as usual.
-        from psycopg import pq
-
         pgconn = dbapi_connection.pgconn
-        status = pgconn.transaction_status
-        if (
-            status == pq.TransactionStatus.INTRANS or status == pq.TransactionStatus.INERROR
-        ) and pgconn.pipeline_status == pq.PipelineStatus.OFF:
+        if pgconn.transaction_status in _IN_TRANSACTION and pgconn.pipeline_status == _PIPELINE_OFF:
             try:
                 info = dbapi_connection.info
             except (AttributeError, NotImplementedError):  # not a pooled connection

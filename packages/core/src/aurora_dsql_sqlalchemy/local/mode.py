@@ -343,8 +343,8 @@ def _estimate_bytes(parameters: Any, many: bool) -> int:
     insertmanyvalues batch of thousands of rows is measured by loops that run
     in C; rows of different shapes are counted a value at a time."""
     rows = parameters if many else (parameters,)
-    if not rows:
-        return 0
+    if len(rows) <= 1:  # one row (most writes): counted as it is
+        return _bytes_by_value(rows)
     first = rows[0]
     if len(set(map(len, rows))) != 1:
         return _bytes_by_value(rows)
