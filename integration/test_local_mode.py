@@ -128,6 +128,17 @@ def test_autocommitted_statements_count_one_at_a_time(dsql_url: URL, items: sa.T
         conn.execute(items.insert(), [{"payload": "x"}] * 5)
     small.dispose()
 
+    small = sa.create_engine(dsql_url, limits=dataclasses.replace(rules.LIMITS, transaction_bytes=1000))
+    with small.connect() as conn:
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.execute(items.insert(), {"payload": "a" * 600})
+        autocommit.execute(items.insert(), {"payload": "b" * 600})  # 1,200 bytes, in two transactions
+        with pytest.raises(sa.exc.DBAPIError, match="transaction size limit 10mb exceeded") as big:
+            autocommit.execute(items.insert().values([{"payload": "c" * 600}, {"payload": "d" * 600}]))
+        assert _sqlstate(big.value) == "54000"
+        assert autocommit.scalar(sa.select(sa.func.count()).select_from(items)) == 17  # 10 + 5 + a + b
+    small.dispose()
+
 
 def test_size_and_age_limits_fail_at_commit(dsql_url: URL, items: sa.Table) -> None:
     import dataclasses

@@ -335,17 +335,19 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
                 local.after_write(self.cursor, state, self._rows_written(), self.parameters, True)
 
     def _commit_own_write(self, local: LocalMode, state: TransactionState) -> None:
-        """Count the rows of a statement run in a transaction of its own
-        (:meth:`_write_in_own_transaction`), then commit it; a refusal is
-        rolled back by :meth:`handle_dbapi_exception`."""
+        """Count the rows and bytes of a statement run in a transaction of its
+        own (:meth:`_write_in_own_transaction`), then commit it; a refusal
+        is rolled back by :meth:`handle_dbapi_exception`."""
         state.reset()
         local.after_write(self.cursor, state, self._rows_written(), self.parameters, True)
+        broken = local.broken_at_commit(state)
         state.reset()
-        dbapi_conn, self._dsql_own_write = self._dsql_own_write, None
-        try:
-            dbapi_conn.commit()
-        finally:
-            dbapi_conn.autocommit = True
+        if broken is not None:
+            raise self.dialect._rule_error(broken)
+        dbapi_conn = self._dsql_own_write
+        dbapi_conn.commit()
+        self._dsql_own_write = None
+        dbapi_conn.autocommit = True
 
     def _end_own_write(self) -> None:
         dbapi_conn, self._dsql_own_write = self._dsql_own_write, None
