@@ -223,6 +223,34 @@ class Owner(Base):
     name: Mapped[str] = mapped_column(sa.String(50), index=True)
 
 
+def test_autocommitted_write_over_the_row_limit_changes_nothing(async_url: URL) -> None:
+    """Under AUTOCOMMIT the statement that crosses the row limit is refused
+    before it commits, on the adapted connection as on the sync one."""
+    import dataclasses
+
+    from aurora_dsql_sqlalchemy import rules
+
+    rows = sa.Table("async_rows", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", sa.Text))
+
+    async def body(engine: AsyncEngine) -> tuple[int, int, int]:
+        async with engine.begin() as conn:
+            await conn.run_sync(rows.metadata.create_all)
+        async with engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for _ in range(3):
+                await autocommit.execute(rows.insert(), [{"v": "x"}] * 4)
+            with pytest.raises(sa.exc.DBAPIError) as crossed:
+                await autocommit.execute(rows.update().values(v="y"))  # 12 rows in one statement
+            sqlstate = crossed.value.orig.sqlstate  # type: ignore[union-attr]
+            changed = await autocommit.scalar(sa.select(sa.func.count()).where(rows.c.v == "y"))
+            await autocommit.execute(rows.delete().where(rows.c.id > 10))
+            left = await autocommit.scalar(sa.select(sa.func.count()).select_from(rows))
+            return int(sqlstate == "54000"), changed, left
+
+    limits = dataclasses.replace(rules.LIMITS, transaction_rows=5)
+    assert run(async_url, body, limits=limits) == (1, 0, 10)
+
+
 def test_orm_async_session(async_url: URL) -> None:
     async def body(engine: AsyncEngine) -> None:
         async with engine.begin() as conn:
