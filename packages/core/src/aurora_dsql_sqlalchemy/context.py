@@ -13,10 +13,12 @@ decides, for each statement, what DSQL's transaction shape asks for:
     autocommit (inside ``create_all()`` that autocommit stays on until a
     statement that is not DDL, or the end: :meth:`JobWaiter.hold_autocommit
     <aurora_dsql_sqlalchemy.jobs.JobWaiter.hold_autocommit>`); send the
-    PostgreSQL form in local mode.
+    PostgreSQL form in local mode; under driver autocommit in strict mode,
+    give a write that may cross DSQL's limits a transaction of its own.
 ``post_exec``
     read a job's id and buffer the row again for the caller; run the
-    compiler's follow-up statements; count rows and bytes (strict mode).
+    compiler's follow-up statements; count rows and bytes (strict mode, each
+    autocommitted statement alone) and commit such a write.
 ``handle_dbapi_exception``
     restore the driver's autocommit after a failed DDL statement.
 
