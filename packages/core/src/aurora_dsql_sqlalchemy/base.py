@@ -85,7 +85,7 @@ from . import _compat, reflection, rules
 from .compiler import AuroraDSQLCompiler, AuroraDSQLDDLCompiler, AuroraDSQLTypeCompiler
 from .connect_retry import ConnectRetryPolicy
 from .connection import DSQLConnector
-from .context import AuroraDSQLExecutionContext, forget_transaction, refuse_guarded_commit, state_of
+from .context import AuroraDSQLExecutionContext, refuse_guarded_commit, state_of
 from .errors import DSQLUnsupportedError
 from .jobs import JobWaiter, forget_ddl_state, install_ddl_listeners
 from .local.mode import CONFLICT_LOCK_TIMEOUT_MS, LocalMode
@@ -373,7 +373,9 @@ class AuroraDSQLDialect(PGDialect):
         super().do_commit(dbapi_connection)
 
     def do_rollback(self, dbapi_connection: Any) -> None:
-        forget_transaction(dbapi_connection)
+        state = state_of(dbapi_connection)
+        if state is not None:
+            state.reset()
         super().do_rollback(dbapi_connection)
 
     def wait_for_job(self, dbapi_conn: Any, job_id: str, subject: str = "job") -> None:

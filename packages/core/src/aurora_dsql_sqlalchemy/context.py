@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .base import AuroraDSQLDialect
     from .compiled_ddl import DDLFacts
 
-__all__ = ["AuroraDSQLExecutionContext", "Refusal", "forget_transaction", "state_of", "transaction_state"]
+__all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_of", "transaction_state"]
 
 _STATE_KEY = "auroradsql_txn"
 
@@ -85,13 +85,6 @@ def refuse_guarded_commit(pooled_connection: Any) -> None:
         return
     if guard is not None:
         guard.refuse_driver_commit(pooled_connection)
-
-
-def forget_transaction(pooled_connection: Any) -> None:
-    """The connection's transaction ended (rolled back): forget what it did."""
-    state = state_of(pooled_connection)
-    if state is not None:
-        state.reset()
 
 
 def state_of(pooled_connection: Any) -> TransactionState | None:
