@@ -11,6 +11,7 @@ duplicate rows fails *as a job*, after the statement succeeded.  ``create_all``,
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -74,6 +75,42 @@ def test_create_all_waits_for_index_jobs(engine: sa.Engine) -> None:
     finished = jobs(engine)
     assert sorted((t, s) for t, s, _, _ in finished) == [("INDEX_BUILD", "completed")] * 2
     assert any("uq_items_sku" in name for _, _, _, name in finished)
+
+
+def test_each_index_build_in_create_all_answers_its_own_job_id(engine: sa.Engine) -> None:
+    """Every CREATE INDEX ASYNC of a create_all() answers a one-column row with
+    the id of its own job, as DSQL does, for a listener that reads it."""
+    metadata = sa.MetaData()
+    for name in ("a", "b", "c"):
+        sa.Table(
+            f"jobs_{name}",
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("code", sa.String(20)),
+            sa.Index(f"ix_jobs_{name}_code", "code"),
+            sa.Index(f"uq_jobs_{name}_id_code", "id", "code", unique=True),
+        )
+    answered: dict[str, tuple[list[str], str]] = {}
+
+    def read_job_row(conn: Any, clause: Any, multiparams: Any, params: Any, options: Any, result: Any) -> None:
+        if isinstance(clause, sa.schema.CreateIndex):
+            answered[clause.element.name] = (list(result.keys()), result.scalar_one())
+
+    sa.event.listen(engine, "after_execute", read_job_row)
+    try:
+        metadata.create_all(engine)
+    finally:
+        sa.event.remove(engine, "after_execute", read_job_row)
+    assert len(answered) == 6
+    assert {tuple(keys) for keys, _ in answered.values()} == {("job_id",)}
+    with engine.connect() as conn:
+        recorded = dict(
+            conn.execute(
+                sa.text("SELECT job_id, object_name FROM sys.jobs WHERE object_name LIKE 'Index %'")
+            ).all()
+        )
+    for index, (_, job_id) in answered.items():
+        assert index in recorded[job_id], (index, job_id, recorded)
 
 
 def test_unique_index_over_duplicates_fails_naming_the_index(

@@ -106,7 +106,7 @@ def test_engine_created_installs_listeners_once() -> None:
         assert event.contains(
             orm.Session, "after_transaction_create", execution._refuse_nested_session_transaction
         )
-        assert len(engine.pool.dispatch.checkin) == 2  # DDL state; the provisional connection
+        assert len(engine.pool.dispatch.checkin) == 1  # dialect.on_checkin: DDL state, provisional connection
         print("once")
         """
     )

@@ -85,7 +85,7 @@ from . import _compat, reflection, rules
 from .compiler import AuroraDSQLCompiler, AuroraDSQLDDLCompiler, AuroraDSQLTypeCompiler
 from .connect_retry import ConnectRetryPolicy
 from .connection import DSQLConnector
-from .context import AuroraDSQLExecutionContext, refuse_guarded_commit, state_of
+from .context import AuroraDSQLExecutionContext, state_at_commit, state_of
 from .errors import DSQLUnsupportedError
 from .jobs import JobWaiter, forget_ddl_state, install_ddl_listeners
 from .local.mode import CONFLICT_LOCK_TIMEOUT_MS, LocalMode
@@ -170,6 +170,10 @@ class AuroraDSQLDialect(PGDialect):
     """Local mode's policy and emulation (``None`` on DSQL or before connecting)."""
     provisional_connection: int | None = None
     """``id()`` of the DBAPI connection local mode was set up on, until the pool replaces it."""
+    job_row_metadata: Any = None
+    """Local mode: SQLAlchemy's result metadata of the ``job_id`` row an index
+    build answers inside ``create_all()``, made for the first and shared by
+    the others (the same one-column row every time)."""
 
     # Positional-or-keyword, no bare "*": create_engine() discovers dialect
     # keywords from the positional part of __init__.  None means "not given"
@@ -258,16 +262,19 @@ class AuroraDSQLDialect(PGDialect):
         from .execution import install_session_listener
 
         install_session_listener()
-        if not event.contains(engine.pool, "checkin", forget_ddl_state):
-            event.listen(engine.pool, "checkin", forget_ddl_state)
-        if not event.contains(engine.pool, "checkin", engine.dialect.replace_provisional):
-            event.listen(engine.pool, "checkin", engine.dialect.replace_provisional)
+        if not event.contains(engine.pool, "checkin", engine.dialect.on_checkin):
+            event.listen(engine.pool, "checkin", engine.dialect.on_checkin)
         _register_alembic_if_loaded()
 
-    def replace_provisional(self, dbapi_connection: Any, record: Any) -> None:
-        """Pool ``checkin``: replace the connection local mode was chosen on (it
-        was set up before the mode was known, see ``execution.choose_mode``)."""
-        if record is not None and id(dbapi_connection) == self.provisional_connection:
+    def on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        """Pool ``checkin`` (one listener, on every return of a connection):
+        nothing of a failed ``create_all()`` outlives the checkout
+        (:func:`~aurora_dsql_sqlalchemy.jobs.forget_ddl_state`), and the
+        connection local mode was chosen on is replaced (it was set up before
+        the mode was known, see ``execution.choose_mode``)."""
+        forget_ddl_state(dbapi_connection, record)
+        provisional = self.provisional_connection
+        if provisional is not None and record is not None and id(dbapi_connection) == provisional:
             self.provisional_connection = None
             record.invalidate(soft=True)  # reconnected, with startup options, at next checkout
 
@@ -360,8 +367,7 @@ class AuroraDSQLDialect(PGDialect):
             cursor.execute(f"SET lock_timeout = {CONFLICT_LOCK_TIMEOUT_MS}")
 
     def do_commit(self, dbapi_connection: Any) -> None:
-        refuse_guarded_commit(dbapi_connection)  # a COMMIT from inside run_transaction()'s function
-        state = state_of(dbapi_connection)
+        state = state_at_commit(dbapi_connection)  # raises inside run_transaction()'s function
         if state is not None and state.wrote:
             try:
                 broken = self.local.broken_at_commit(state) if self.local is not None else None

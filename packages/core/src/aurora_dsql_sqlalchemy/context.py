@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .base import AuroraDSQLDialect
     from .compiled_ddl import DDLFacts
 
-__all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_of", "transaction_state"]
+__all__ = ["AuroraDSQLExecutionContext", "Refusal", "state_at_commit", "state_of", "transaction_state"]
 
 _STATE_KEY = "auroradsql_txn"
 
@@ -76,15 +76,19 @@ GUARD_KEY: Final = "aurora_dsql_transaction_guard"
 :func:`~aurora_dsql_sqlalchemy.retry.run_transaction` unit of work running on it."""
 
 
-def refuse_guarded_commit(pooled_connection: Any) -> None:
-    """Refuse a COMMIT that reaches the driver from inside the function given
-    to ``run_transaction()`` (the guard rolls back and raises); else nothing."""
+def state_at_commit(pooled_connection: Any) -> TransactionState | None:
+    """What the transaction about to commit on ``pooled_connection`` has done
+    (``None``: nothing kept), once a COMMIT that reaches the driver from
+    inside the function given to ``run_transaction()`` has been refused (its
+    guard rolls back and raises).  One look-up of the connection's ``info``."""
     try:
-        guard = pooled_connection.info.get(GUARD_KEY)
+        info = pooled_connection.info
     except (AttributeError, NotImplementedError):  # not a pooled connection
-        return
+        return None
+    guard = info.get(GUARD_KEY)
     if guard is not None:
         guard.refuse_driver_commit(pooled_connection)
+    return info.get(_STATE_KEY)  # type: ignore[no-any-return]
 
 
 def state_of(pooled_connection: Any) -> TransactionState | None:
@@ -374,6 +378,7 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
         return rows
 
     def _after_ddl(self, plan: StatementPlan) -> None:
+        self.schema_changed()
         started: list[tuple[str, str, object]] = []
         try:
             if plan.job is not None:
@@ -395,6 +400,10 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
                 self._dsql_state.reset()
         for job_id, subject, failure in started:
             self.dialect.job_waiter.started(self._pooled(), job_id, subject, failure)
+
+    def schema_changed(self) -> None:
+        """A DDL statement ran (successfully): a hook for the driver's context
+        (psycopg 3 then knows its prepared statements may be stale)."""
 
     def _count_fresh_indexes(self, plan: StatementPlan) -> None:
         """Strict mode, inside create_all(): keep count of the indexes of the
@@ -449,7 +458,18 @@ class AuroraDSQLExecutionContext(PGExecutionContext):
             self.cursor_fetch_strategy = FullyBufferedCursorFetchStrategy(
                 cursor, description, [(job_id,)]
             )
+            if built is not None and self.isddl:
+                # where SQLAlchemy keeps a compiled statement's result metadata
+                # (as for a cached SELECT): made once, not for every index
+                compiled: Any = self.compiled
+                compiled._cached_metadata = self.dialect.job_row_metadata
         return job_id, subject, failure
+
+    def _setup_result_proxy(self) -> Any:
+        result = super()._setup_result_proxy()
+        if self._dsql_built is not None and self.isddl and self.dialect.job_row_metadata is None:
+            self.dialect.job_row_metadata = result._metadata
+        return result
 
     def _run_followup(self, followup: str) -> list[tuple[str, str, object]]:
         dialect = self.dialect

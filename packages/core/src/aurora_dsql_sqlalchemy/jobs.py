@@ -69,8 +69,9 @@ class JobWaiter:
     ) -> None:
         """A job was started on ``pooled`` (the pool's connection of a SQLAlchemy
         ``Connection``): wait for it now, or when the outermost DDL operation
-        ends.  ``failure`` as for :meth:`finish`."""
-        if not self.enabled:
+        ends.  ``failure`` as for :meth:`finish`: a job known to have
+        succeeded (local mode) has nothing left to wait for."""
+        if not self.enabled or failure is None:
             return
         info = pooled.info
         if info.get(_DEPTH_KEY):

@@ -19,7 +19,6 @@ from typing import Any, Final
 
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect, AuroraDSQLIdentifierPreparer
 from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext
-from aurora_dsql_sqlalchemy.statements import Kind
 from sqlalchemy.dialects.postgresql.psycopg import (
     PGDialect_psycopg,
     PGDialectAsync_psycopg,
@@ -61,11 +60,8 @@ _PIPELINE_OFF: Final = 0
 
 
 class AuroraDSQLExecutionContext_psycopg(AuroraDSQLExecutionContext, PGExecutionContext_psycopg):
-    def post_exec(self) -> None:
-        super().post_exec()
-        plan = self.dsql_plan
-        if plan is not None and plan.kind is Kind.DDL:
-            _SCHEMA_CHANGES.count()
+    def schema_changed(self) -> None:
+        _SCHEMA_CHANGES.count()
 
 
 class AuroraDSQLIdentifierPreparer_psycopg(AuroraDSQLIdentifierPreparer, PGIdentifierPreparer_psycopg):

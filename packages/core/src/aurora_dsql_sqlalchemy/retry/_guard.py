@@ -14,7 +14,7 @@ nothing elsewhere, and the asyncio wrappers reach it too
 COMMIT (``conn.get_transaction().commit()``, ``session.connection().commit()``,
 ``session.get_transaction().commit()``) are stopped one level down: the guard
 marks the pooled connections of its transaction, and the Aurora DSQL
-dialect's ``do_commit`` asks it first (:func:`~aurora_dsql_sqlalchemy.context.refuse_guarded_commit`), which
+dialect's ``do_commit`` asks it first (:func:`~aurora_dsql_sqlalchemy.context.state_at_commit`), which
 rolls the driver's transaction back and raises, so nothing is committed.
 (With another dialect those roads are caught after the function returns.)
 """
