@@ -15,7 +15,7 @@ if getattr(_core, "__version__", "1").partition(".")[0] != "2":
     raise ImportError(f"aurora-dsql-sqlalchemy-psycopg2 {__version__} needs the aurora-dsql-sqlalchemy core 2.x, not the one in {_core.__file__} (AWS's 1.x dialect has the same import name). From a clone of the repository: pip install ./packages/core; once published: pip install 'aurora-dsql-sqlalchemy>=2,<3'.")
 
 import functools
-from typing import Any
+from typing import Any, Final
 
 from aurora_dsql_sqlalchemy import rules
 from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect, AuroraDSQLIdentifierPreparer
@@ -44,6 +44,11 @@ def _error_class(sqlstate: str) -> type:
     return type(base.__name__, (base,), namespace)
 
 
+_PQTRANS_IDLE: Final = 0
+_PQTRANS_INERROR: Final = 3
+"""libpq's ``PGTransactionStatusType`` values (``psycopg2.extensions.TRANSACTION_STATUS_*``)."""
+
+
 class AuroraDSQLExecutionContext_psycopg2(AuroraDSQLExecutionContext, PGExecutionContext_psycopg2):
     pass
 
@@ -63,12 +68,11 @@ class AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2):  # type
         return _error_class(sqlstate)(message)  # type: ignore[no-any-return]
 
     def _dbapi_transaction_status(self, dbapi_conn: Any) -> str:
-        from psycopg2 import extensions
-
+        # libpq's status, as psycopg2.extensions.TRANSACTION_STATUS_* (no import per call)
         status = dbapi_conn.get_transaction_status()
-        if status == extensions.TRANSACTION_STATUS_IDLE:
+        if status == _PQTRANS_IDLE:
             return "idle"
-        return "failed" if status == extensions.TRANSACTION_STATUS_INERROR else "open"
+        return "failed" if status == _PQTRANS_INERROR else "open"
 
     def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
         # psycopg2 re-sends its session isolation and read-only settings as
