@@ -182,9 +182,9 @@ class Result:
         """The median over the rounds of ``label``'s time over ``base``'s in the same round."""
         return _paired_median(self.times[label], self.times[base])
 
-    def cpu_ratio(self, label: str) -> float:
+    def cpu_ratio(self, label: str, base_label: str = STOCK) -> float:
         """The same for client CPU time (NaN if not measured)."""
-        samples, base = self.cpu.get(label), self.cpu.get(STOCK)
+        samples, base = self.cpu.get(label), self.cpu.get(base_label)
         if not samples or not base:
             return math.nan
         return _paired_median(samples, base)
@@ -267,17 +267,22 @@ def _ms(seconds: float) -> str:
 
 
 def format_notes(results: Sequence[Result]) -> str:
-    """Ratios against each workload's second baseline, if it has one."""
+    """Ratios against each workload's second baseline, if it has one (wall
+    time, and in brackets the client's CPU time)."""
     lines = []
     for result in results:
         base = result.second_baseline
         if not base or base not in result.times:
             continue
-        parts = [
-            f"{label} {result.ratio(label, base):.3f}x"
-            for label in result.times
-            if label not in (STOCK, NOISE, base)
-        ]
+        parts = []
+        for label in result.times:
+            if label in (STOCK, NOISE, base):
+                continue
+            cpu = result.cpu_ratio(label, base)
+            parts.append(
+                f"{label} {result.ratio(label, base):.3f}x"
+                + ("" if math.isnan(cpu) else f" (cpu {cpu:.3f}x)")
+            )
         lines.append(f"{result.workload} vs {base}: " + ", ".join(parts))
     return "\n".join(lines)
 
