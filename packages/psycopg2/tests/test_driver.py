@@ -90,3 +90,15 @@ def test_auroradsql_options_work_with_only_this_driver() -> None:
     assert str(CreateIndex(index).compile(engine)) == (
         "CREATE INDEX ASYNC ix_t_a ON t (a) INCLUDE (b) NULLS NOT DISTINCT"
     )
+
+
+def test_libpq_transaction_status_names_psycopg2s_own_values() -> None:
+    """The core's libpq constants are psycopg2's: an open, an aborted and an
+    idle transaction are told apart as the dialect needs (DDL, refusals)."""
+    from aurora_dsql_sqlalchemy.base import libpq_transaction_status
+    from psycopg2 import extensions
+
+    assert libpq_transaction_status(extensions.TRANSACTION_STATUS_IDLE) == "idle"
+    assert libpq_transaction_status(extensions.TRANSACTION_STATUS_INTRANS) == "open"
+    assert libpq_transaction_status(extensions.TRANSACTION_STATUS_ACTIVE) == "open"
+    assert libpq_transaction_status(extensions.TRANSACTION_STATUS_INERROR) == "failed"

@@ -116,3 +116,15 @@ def test_core_does_not_import_a_driver() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_libpq_transaction_status_names_psycopgs_own_values() -> None:
+    """The core's libpq constants are psycopg's: an open, an aborted and an
+    idle transaction are told apart as the dialect needs (DDL, refusals)."""
+    from aurora_dsql_sqlalchemy.base import libpq_transaction_status
+
+    status = psycopg.pq.TransactionStatus
+    assert libpq_transaction_status(status.IDLE) == "idle"
+    assert libpq_transaction_status(status.INTRANS) == "open"
+    assert libpq_transaction_status(status.ACTIVE) == "open"
+    assert libpq_transaction_status(status.INERROR) == "failed"

@@ -70,7 +70,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import event
 from sqlalchemy import schema as sa_schema
@@ -92,7 +92,7 @@ from .local.mode import CONFLICT_LOCK_TIMEOUT_MS, LocalMode
 from .options import URL_OPTIONS, DialectOptions, LocalModeName
 from .statements import Kind, StatementPlans
 
-__all__ = ["AuroraDSQLDialect"]
+__all__ = ["PQTRANS_INERROR", "PQTRANS_INTRANS", "AuroraDSQLDialect", "libpq_transaction_status"]
 
 log = logging.getLogger("aurora_dsql_sqlalchemy")
 
@@ -484,6 +484,21 @@ class AuroraDSQLDialect(PGDialect):
     def _dbapi_in_transaction(self, dbapi_conn: Any) -> bool:
         """Whether the driver connection has a transaction open."""
         return self._dbapi_transaction_status(dbapi_conn) != "idle"
+
+
+PQTRANS_IDLE: Final = 0
+PQTRANS_INTRANS: Final = 2
+PQTRANS_INERROR: Final = 3
+"""libpq's ``PGTransactionStatusType`` values, which both drivers report as
+they are (``psycopg.pq.TransactionStatus``, ``psycopg2.extensions.TRANSACTION_STATUS_*``)."""
+
+
+def libpq_transaction_status(status: int) -> str:
+    """``"idle"``, ``"open"`` or ``"failed"`` for libpq's transaction status
+    (for the drivers' ``_dbapi_transaction_status``)."""
+    if status == PQTRANS_IDLE:
+        return "idle"
+    return "failed" if status == PQTRANS_INERROR else "open"
 
 
 def _register_alembic_if_loaded() -> None:

@@ -15,10 +15,14 @@ if getattr(_core, "__version__", "1").partition(".")[0] != "2":
     raise ImportError(f"aurora-dsql-sqlalchemy-psycopg2 {__version__} needs the aurora-dsql-sqlalchemy core 2.x, not the one in {_core.__file__} (AWS's 1.x dialect has the same import name). From a clone of the repository: pip install ./packages/core; once published: pip install 'aurora-dsql-sqlalchemy>=2,<3'.")
 
 import functools
-from typing import Any, Final
+from typing import Any
 
 from aurora_dsql_sqlalchemy import rules
-from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect, AuroraDSQLIdentifierPreparer
+from aurora_dsql_sqlalchemy.base import (
+    AuroraDSQLDialect,
+    AuroraDSQLIdentifierPreparer,
+    libpq_transaction_status,
+)
 from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext
 from sqlalchemy.dialects.postgresql.psycopg2 import (
     PGDialect_psycopg2,
@@ -44,11 +48,6 @@ def _error_class(sqlstate: str) -> type:
     return type(base.__name__, (base,), namespace)
 
 
-_PQTRANS_IDLE: Final = 0
-_PQTRANS_INERROR: Final = 3
-"""libpq's ``PGTransactionStatusType`` values (``psycopg2.extensions.TRANSACTION_STATUS_*``)."""
-
-
 class AuroraDSQLExecutionContext_psycopg2(AuroraDSQLExecutionContext, PGExecutionContext_psycopg2):
     pass
 
@@ -68,11 +67,7 @@ class AuroraDSQLDialect_psycopg2(AuroraDSQLDialect, PGDialect_psycopg2):  # type
         return _error_class(sqlstate)(message)  # type: ignore[no-any-return]
 
     def _dbapi_transaction_status(self, dbapi_conn: Any) -> str:
-        # libpq's status, as psycopg2.extensions.TRANSACTION_STATUS_* (no import per call)
-        status = dbapi_conn.get_transaction_status()
-        if status == _PQTRANS_IDLE:
-            return "idle"
-        return "failed" if status == _PQTRANS_INERROR else "open"
+        return libpq_transaction_status(dbapi_conn.get_transaction_status())
 
     def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
         # psycopg2 re-sends its session isolation and read-only settings as

@@ -17,7 +17,13 @@ if getattr(_core, "__version__", "1").partition(".")[0] != "2":
 import itertools
 from typing import Any, Final
 
-from aurora_dsql_sqlalchemy.base import AuroraDSQLDialect, AuroraDSQLIdentifierPreparer
+from aurora_dsql_sqlalchemy.base import (
+    PQTRANS_INERROR,
+    PQTRANS_INTRANS,
+    AuroraDSQLDialect,
+    AuroraDSQLIdentifierPreparer,
+    libpq_transaction_status,
+)
 from aurora_dsql_sqlalchemy.context import AuroraDSQLExecutionContext
 from sqlalchemy.dialects.postgresql.psycopg import (
     PGDialect_psycopg,
@@ -50,11 +56,7 @@ _CLEAN_SINCE: Final = "aurora_dsql_prepared_clean_since"
 psycopg last forgot the connection's prepared statements."""
 
 
-_PQTRANS_IDLE: Final = 0
-_PQTRANS_INTRANS: Final = 2
-_PQTRANS_INERROR: Final = 3
-"""libpq's ``PGTransactionStatusType`` values (``psycopg.pq.TransactionStatus``)."""
-_IN_TRANSACTION: Final = frozenset({_PQTRANS_INTRANS, _PQTRANS_INERROR})
+_IN_TRANSACTION: Final = frozenset({PQTRANS_INTRANS, PQTRANS_INERROR})
 _PIPELINE_OFF: Final = 0
 """libpq's ``PQ_PIPELINE_OFF`` (``psycopg.pq.PipelineStatus.OFF``)."""
 
@@ -88,10 +90,7 @@ class _AuroraDSQLDialect_common_psycopg(AuroraDSQLDialect):
         # psycopg's connection, or SQLAlchemy's adaptation of the async one;
         # libpq's own status (conn.info would build an object each time)
         driver_conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)
-        status = driver_conn.pgconn.transaction_status
-        if status == _PQTRANS_IDLE:
-            return "idle"
-        return "failed" if status == _PQTRANS_INERROR else "open"
+        return libpq_transaction_status(driver_conn.pgconn.transaction_status)
 
 
 class AuroraDSQLDialect_psycopg(_AuroraDSQLDialect_common_psycopg, PGDialect_psycopg):  # type: ignore[misc]
