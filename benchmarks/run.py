@@ -20,6 +20,13 @@ Options::
     --no-noise        skip the stock-vs-stock arm
     --json PATH       also write the medians and ratios as JSON
     --profile ARM     profile one workload's arm with cProfile (with --only)
+    --server-setting NAME=VALUE
+                      a PostgreSQL setting for every session of the run
+                      (``ALTER DATABASE ... SET``, reset at the end); repeatable.
+                      ``synchronous_commit=off`` takes the disk's flush of every
+                      COMMIT out of the DDL arms, whose 600 commits per run
+                      otherwise make the disk's latency the largest part of
+                      their time and of its noise
     -v, --verbose     progress on stderr, round by round
 
 The ``cpu`` column is the ratio of this process's CPU time (SQLAlchemy, the
@@ -38,12 +45,13 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -69,6 +77,40 @@ def server() -> Iterator[URL]:
 
     with EmbeddedPostgres() as pg:
         yield make_url(pg.url)
+
+
+_SETTING = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*)=(?P<value>.*)$")
+
+
+def server_setting(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--server-setting``."""
+    match = _SETTING.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a PostgreSQL setting), not {text!r}")
+    return match["name"], match["value"]
+
+
+@contextmanager
+def database_settings(admin: sa.Engine, settings: list[tuple[str, str]]) -> Iterator[None]:
+    """The run's ``--server-setting``s, for every session opened from now on
+    (``ALTER DATABASE`` of the server's database; reset afterwards, also on
+    failure).  The server checks each name and value."""
+    applied: list[str] = []
+    try:
+        with admin.connect() as conn:
+            database = admin.dialect.identifier_preparer.quote(
+                conn.exec_driver_sql("SELECT current_database()").scalar()
+            )
+            for name, value in settings:
+                quoted = "'" + value.replace("'", "''") + "'"
+                conn.exec_driver_sql(f"ALTER DATABASE {database} SET {name} = {quoted}")
+                applied.append(name)
+        yield
+    finally:
+        if applied:
+            with admin.connect() as conn:
+                for name in applied:
+                    conn.exec_driver_sql(f"ALTER DATABASE {database} RESET {name}")
 
 
 def select_workloads(only: str | None) -> list[type[Workload]]:
@@ -106,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-noise", action="store_true")
     parser.add_argument("--json", default=None)
     parser.add_argument("--profile", default=None, metavar="ARM")
+    parser.add_argument("--server-setting", type=server_setting, action="append", default=[])
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)
@@ -123,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
         ctx = Context(pg_url=pg_url, driver=args.driver, quick=args.quick, admin=admin)
         progress(f"server ready after {time.perf_counter() - started:.1f}s")
+        settings = ExitStack()
         try:
+            settings.enter_context(database_settings(admin, args.server_setting))
             for workload_cls in chosen:
                 workload = workload_cls(ctx)
                 if args.profile:
@@ -149,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                     traceback.print_exc()
                     failures.append(f"{workload.name}: error: {error!r}"[:400])
         finally:
+            settings.close()
             admin.dispose()
     if args.profile:
         return 0
@@ -166,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is None or name in args.only.split(","):
             print(f"{name}: not run ({reason})")
     print(f"machine: {machine()}")
+    if args.server_setting:
+        print("server settings: " + ", ".join(f"{name}={value}" for name, value in args.server_setting))
     print(f"total {time.perf_counter() - started:.0f}s")
     for line in failures:
         print(line)
@@ -175,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "machine": machine(),
                     "rounds": rounds,
+                    "server_settings": dict(args.server_setting),
                     "results": [
                         {
                             "workload": r.workload,
