@@ -22,7 +22,8 @@ Options::
     --profile ARM     profile one workload's arm with cProfile (with --only)
     --server-setting NAME=VALUE
                       a PostgreSQL setting for every session of the run
-                      (``ALTER DATABASE ... SET``, reset at the end); repeatable.
+                      (``ALTER DATABASE ... SET``, reset at the end, so other
+                      clients of that database get it meanwhile); repeatable.
                       ``synchronous_commit=off`` takes the disk's flush of every
                       COMMIT out of the DDL arms, whose 600 commits per run
                       otherwise make the disk's latency the largest part of
