@@ -59,7 +59,7 @@ def _synchronous_commit(pg_url: URL) -> str:
         engine.dispose()
 
 
-def test_server_setting_holds_for_the_run_and_is_reset(
+def test_server_setting_is_reported_and_reset_after_the_run(
     pg_url: URL, driver: str, fresh_schema: None, tmp_path: Path
 ) -> None:
     before = _synchronous_commit(pg_url)
@@ -71,8 +71,8 @@ def test_server_setting_holds_for_the_run_and_is_reset(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "server settings: synchronous_commit=off" in done.stdout
     assert json.loads(report.read_text())["server_settings"] == {"synchronous_commit": "off"}
-    ratios = {m["arm"] for m in map(RATIO_LINE.match, done.stdout.splitlines()) if m and m["workload"] == "ddl"}
-    assert ratios == {"stock_autocommit", "translate", "strict"}, done.stdout
+    arms = {m["arm"] for m in map(RATIO_LINE.match, done.stdout.splitlines()) if m and m["workload"] == "ddl"}
+    assert arms == {"stock_autocommit", "translate", "strict"}, done.stdout
     assert _synchronous_commit(pg_url) == before  # the database's setting is reset
 
 
