@@ -96,6 +96,9 @@ def database_settings(admin: sa.Engine, settings: list[tuple[str, str]]) -> Iter
     """The run's ``--server-setting``s, for every session opened from now on
     (``ALTER DATABASE`` of the server's database; reset afterwards, also on
     failure).  The server checks each name and value."""
+    if not settings:
+        yield
+        return
     applied: list[str] = []
     try:
         with admin.connect() as conn:
