@@ -92,12 +92,13 @@ def server_setting(text: str) -> tuple[str, str]:
 
 
 @contextmanager
-def database_settings(admin: sa.Engine, settings: list[tuple[str, str]]) -> Iterator[None]:
+def database_settings(admin: sa.Engine, settings: list[tuple[str, str]]) -> Iterator[dict[str, str]]:
     """The run's ``--server-setting``s, for every session opened from now on
     (``ALTER DATABASE`` of the server's database; reset afterwards, also on
-    failure).  The server checks each name and value."""
+    failure).  The server checks each name and value; what a new session
+    then reports for each is yielded (and printed with the results)."""
     if not settings:
-        yield
+        yield {}
         return
     applied: list[str] = []
     try:
@@ -109,7 +110,14 @@ def database_settings(admin: sa.Engine, settings: list[tuple[str, str]]) -> Iter
                 quoted = "'" + value.replace("'", "''") + "'"
                 conn.exec_driver_sql(f"ALTER DATABASE {database} SET {name} = {quoted}")
                 applied.append(name)
-        yield
+        # a new session (not one of the admin pool's) sees what the workloads' sessions will
+        fresh = sa.create_engine(admin.url, poolclass=sa.pool.NullPool)
+        try:
+            with fresh.connect() as conn:
+                seen = {name: str(conn.exec_driver_sql(f"SHOW {name}").scalar()) for name in applied}
+        finally:
+            fresh.dispose()
+        yield seen
     finally:
         if applied:
             with admin.connect() as conn:
@@ -171,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(pg_url=pg_url, driver=args.driver, quick=args.quick, admin=admin)
         progress(f"server ready after {time.perf_counter() - started:.1f}s")
         settings = ExitStack()
+        server_settings: dict[str, str] = {}
         try:
-            settings.enter_context(database_settings(admin, args.server_setting))
+            server_settings = settings.enter_context(database_settings(admin, args.server_setting))
             for workload_cls in chosen:
                 workload = workload_cls(ctx)
                 if args.profile:
@@ -216,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is None or name in args.only.split(","):
             print(f"{name}: not run ({reason})")
     print(f"machine: {machine()}")
-    if args.server_setting:
-        print("server settings: " + ", ".join(f"{name}={value}" for name, value in args.server_setting))
+    if server_settings:  # as a new session reported them
+        print("server settings: " + ", ".join(f"{name}={value}" for name, value in server_settings.items()))
     print(f"total {time.perf_counter() - started:.0f}s")
     for line in failures:
         print(line)
@@ -227,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "machine": machine(),
                     "rounds": rounds,
-                    "server_settings": dict(args.server_setting),
+                    "server_settings": server_settings,
                     "results": [
                         {
                             "workload": r.workload,

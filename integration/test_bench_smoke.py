@@ -66,9 +66,10 @@ def test_server_setting_is_reported_and_reset_after_the_run(
     report = tmp_path / "ddl.json"
     done = _run(
         pg_url, "--quick", "--only", "ddl", "--driver", driver,
-        "--server-setting", "synchronous_commit=off", "--json", str(report),
+        "--server-setting", "synchronous_commit=OFF", "--json", str(report),
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    # as a new session of the run reports it (the server's spelling, not the argument's)
     assert "server settings: synchronous_commit=off" in done.stdout
     assert json.loads(report.read_text())["server_settings"] == {"synchronous_commit": "off"}
     arms = {m["arm"] for m in map(RATIO_LINE.match, done.stdout.splitlines()) if m and m["workload"] == "ddl"}
